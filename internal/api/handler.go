@@ -1,0 +1,137 @@
+// Package api serves lanyard's native HTTP API (/v1 by default): identity, users, keys and the
+// health endpoints. Every route is declared in one table with the policy that guards it
+// (routes.go); the router runs the one pipeline — sources, resolver, authorizer — before any
+// handler, and every failure goes through one error writer that produces the contract's body.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/audit"
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// Options are the native API's dependencies and settings.
+type Options struct {
+	Store    store.Store // should be a cache.Store
+	Resolver *authn.Resolver
+	Sources  *authn.Sources
+	Authz    *authz.Authorizer
+	Hasher   credential.Hasher
+	Refusals *audit.Refusals
+	Logger   *slog.Logger
+	Now      func() time.Time
+
+	// Prefix is where the native API is mounted ("/v1").
+	Prefix string
+	// Envelope wraps native answers in {"success", "data", "message"}.
+	Envelope bool
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64
+	// Prefixes are the token prefixes per kind.
+	Prefixes authn.Prefixes
+	// DefaultKeyFormat is "token" or "key_secret".
+	DefaultKeyFormat string
+	// Plans are the configured plan names a key may name.
+	Plans []string
+	// TrustedProxies may set X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// Ready reports whether everything lanyard needs answers (for /readyz).
+	Ready func(ctx context.Context) error
+	// Fallback serves requests no route matches (the gateway); nil: 404.
+	Fallback http.Handler
+}
+
+// Handler is the native API.
+type Handler struct {
+	store         store.Store
+	resolver      *authn.Resolver
+	sources       *authn.Sources
+	authz         *authz.Authorizer
+	hasher        credential.Hasher
+	refusals      *audit.Refusals
+	log           *slog.Logger
+	now           func() time.Time
+	prefix        string
+	envelope      bool
+	maxBody       int64
+	prefixes      authn.Prefixes
+	defaultFormat string
+	trusted       []netip.Prefix
+	plans         map[string]bool
+	ready         func(ctx context.Context) error
+	fallback      http.Handler
+
+	routes []Route
+	mux    *http.ServeMux
+}
+
+// New builds the native API.
+func New(o Options) (*Handler, error) {
+	if o.Store == nil || o.Resolver == nil || o.Sources == nil || o.Authz == nil || o.Hasher == nil {
+		return nil, errors.New("api: missing a dependency")
+	}
+	h := &Handler{
+		store:         o.Store,
+		resolver:      o.Resolver,
+		sources:       o.Sources,
+		authz:         o.Authz,
+		hasher:        o.Hasher,
+		refusals:      o.Refusals,
+		log:           o.Logger,
+		now:           o.Now,
+		prefix:        o.Prefix,
+		envelope:      o.Envelope,
+		maxBody:       o.MaxBodyBytes,
+		prefixes:      o.Prefixes,
+		defaultFormat: o.DefaultKeyFormat,
+		trusted:       o.TrustedProxies,
+		ready:         o.Ready,
+		fallback:      o.Fallback,
+	}
+	if len(o.Plans) > 0 {
+		h.plans = make(map[string]bool, len(o.Plans))
+		for _, p := range o.Plans {
+			h.plans[p] = true
+		}
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.prefix == "" {
+		h.prefix = "/v1"
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = 1 << 20
+	}
+	if h.defaultFormat == "" {
+		h.defaultFormat = store.FormatToken
+	}
+	h.routes = h.table()
+	mux, err := h.buildMux(h.routes)
+	if err != nil {
+		return nil, err
+	}
+	h.mux = mux
+	return h, nil
+}
+
+// Routes returns the route table (for tests and the OpenAPI description).
+func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }
+
+// Prefix is where the native API is mounted.
+func (h *Handler) Prefix() string { return h.prefix }
+
+// clock returns the current time, truncated to the second as the contract's times are.
+func (h *Handler) clock() time.Time { return h.now().UTC().Truncate(time.Second) }

@@ -1,0 +1,499 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+const (
+	maxKeyLifetime  = 10 * 365 * 24 * time.Hour
+	maxMetadataSize = 16 << 10
+	maxCIDRs        = 100
+	maxGraceSeconds = 86400
+)
+
+// keyJSON is a key as lists and gets show it: metadata and the prefix, never a secret.
+type keyJSON struct {
+	ID           string         `json:"id"`
+	Name         string         `json:"name"`
+	Prefix       string         `json:"prefix"`
+	Owner        *string        `json:"owner"`
+	Resource     *string        `json:"resource"`
+	Role         *string        `json:"role"`
+	Format       string         `json:"format"`
+	Plan         *string        `json:"plan"`
+	Metadata     map[string]any `json:"metadata"`
+	AllowedCIDRs []string       `json:"allowed_cidrs"`
+	Credits      *store.Credits `json:"credits"`
+	ExpiresAt    *time.Time     `json:"expires_at"`
+	LastUsedAt   *time.Time     `json:"last_used_at"`
+	CreatedAt    time.Time      `json:"created_at"`
+}
+
+// issuedKeyJSON is the answer of create and reissue: the key and, this once, its secret.
+type issuedKeyJSON struct {
+	keyJSON
+	Token  *string `json:"token"`
+	Key    *string `json:"key"`
+	Secret *string `json:"secret"`
+}
+
+func toKeyJSON(k store.Key) keyJSON {
+	out := keyJSON{
+		ID:           k.ID,
+		Name:         k.Name,
+		Prefix:       k.Prefix,
+		Resource:     nullable(k.Resource),
+		Role:         nullable(k.Role),
+		Format:       k.Format,
+		Plan:         nullable(k.Plan),
+		Metadata:     k.Metadata,
+		AllowedCIDRs: k.AllowedCIDRs,
+		Credits:      k.Credits,
+		ExpiresAt:    utcPtr(k.ExpiresAt),
+		LastUsedAt:   utcPtr(k.LastUsedAt),
+		CreatedAt:    k.CreatedAt.UTC(),
+	}
+	if k.Owner != "" {
+		out.Owner = nullable("user:" + k.Owner)
+	}
+	return out
+}
+
+func issued(k store.Key, secret string) issuedKeyJSON {
+	out := issuedKeyJSON{keyJSON: toKeyJSON(k)}
+	if k.Format == store.FormatKeySecret {
+		out.Key, out.Secret = &k.ID, &secret
+	} else {
+		out.Token = &secret
+	}
+	return out
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+type createKeyRequest struct {
+	Name         *string        `json:"name"`
+	ID           string         `json:"id"`
+	Owner        string         `json:"owner"`
+	Resource     string         `json:"resource"`
+	Role         string         `json:"role"`
+	Format       string         `json:"format"`
+	ExpiresIn    *int64         `json:"expires_in"`
+	Plan         *string        `json:"plan"`
+	Metadata     map[string]any `json:"metadata"`
+	AllowedCIDRs []string       `json:"allowed_cidrs"`
+	Credits      *store.Credits `json:"credits"`
+}
+
+func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
+	id := authn.FromContext(r.Context())
+	var req createKeyRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Resource != "" || req.Role != "" {
+		return badRequest("resource and role are not supported by this server yet.")
+	}
+	owner, err := h.authz.KeyOwner(id, req.Owner)
+	if err != nil {
+		return err
+	}
+	k := store.Key{ID: req.ID, Owner: owner, Format: req.Format, CreatedAt: h.clock(), CreatedBy: id.Principal()}
+	if k.CreatedBy == "" {
+		k.CreatedBy = id.Type
+	}
+	if req.Name == nil || strings.TrimSpace(*req.Name) == "" {
+		return badRequest("name is required.")
+	}
+	if k.Name, err = validKeyName(*req.Name); err != nil {
+		return err
+	}
+	if k.ID == "" {
+		k.ID = credential.NewID()
+	} else if !credential.ValidID(k.ID) {
+		return badRequest("id must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-', and not '.' or '..'.")
+	}
+	switch k.Format {
+	case "":
+		k.Format = h.defaultFormat
+	case store.FormatToken, store.FormatKeySecret:
+	default:
+		return badRequest(`format must be "token" or "key_secret".`)
+	}
+	if req.ExpiresIn != nil {
+		n := *req.ExpiresIn
+		if n <= 0 || time.Duration(n)*time.Second > maxKeyLifetime {
+			return badRequest("expires_in must be a number of seconds from 1 to %d.", int64(maxKeyLifetime/time.Second))
+		}
+		at := k.CreatedAt.Add(time.Duration(n) * time.Second)
+		k.ExpiresAt = &at
+	}
+	if req.Plan != nil {
+		if k.Plan, err = h.validPlan(*req.Plan); err != nil {
+			return err
+		}
+	}
+	if k.Metadata, err = validMetadata(req.Metadata); err != nil {
+		return err
+	}
+	if k.AllowedCIDRs, err = validCIDRs(req.AllowedCIDRs); err != nil {
+		return err
+	}
+	if k.Credits, err = validCredits(req.Credits); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if owner != "" && owner != id.UserID {
+		// Only an admin gets here (authz.KeyOwner); the owner must exist.
+		if _, err := h.store.GetUser(ctx, owner); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("The owner was")
+			}
+			return err
+		}
+	}
+	secret, sec, err := h.newSecret(k)
+	if err != nil {
+		return err
+	}
+	k.Prefix = credential.DisplayPrefix(secret)
+	if err := h.store.CreateKey(ctx, k, sec, h.event(r, "key.create", "key:"+k.ID, k.Resource)); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return conflict("A key with this id already exists.")
+		}
+		return err
+	}
+	noStore(w)
+	h.writeJSON(w, http.StatusCreated, issued(k, secret), "Key created")
+	return nil
+}
+
+// newSecret makes a key's secret: a token for the token format, the secret half of a pair for
+// key_secret. Only its hash is kept.
+func (h *Handler) newSecret(k store.Key) (string, store.Secret, error) {
+	prefix, kind := h.prefixes.Key, store.KindKeyToken
+	if k.Format == store.FormatKeySecret {
+		prefix, kind = h.prefixes.Secret, store.KindKeySecret
+	}
+	tok, err := credential.Generate(prefix)
+	if err != nil {
+		return "", store.Secret{}, err
+	}
+	return tok, store.Secret{Hash: credential.Hash(tok), Kind: kind, ID: k.ID, CreatedAt: h.clock()}, nil
+}
+
+func validKeyName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", badRequest("name must not be empty.")
+	}
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > maxNameLen {
+		return "", badRequest("name must be valid text of at most %d characters.", maxNameLen)
+	}
+	return n, nil
+}
+
+func (h *Handler) validPlan(plan string) (string, error) {
+	if plan == "" {
+		return "", nil
+	}
+	if h.plans == nil || !h.plans[plan] {
+		return "", badRequest("plan %q is not a configured plan.", plan)
+	}
+	return plan, nil
+}
+
+func validMetadata(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil || len(b) > maxMetadataSize {
+		return nil, badRequest("metadata must be a JSON object of at most %d bytes.", maxMetadataSize)
+	}
+	return m, nil
+}
+
+// validCIDRs parses allowed_cidrs into canonical form ("10.1.2.3/8" → "10.0.0.0/8"; a bare
+// address is a single-address prefix).
+func validCIDRs(in []string) ([]string, error) {
+	if in == nil {
+		return nil, nil
+	}
+	if len(in) > maxCIDRs {
+		return nil, badRequest("allowed_cidrs may hold at most %d entries.", maxCIDRs)
+	}
+	out := make([]string, 0, len(in))
+	for _, c := range in {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			a, aerr := netip.ParseAddr(c)
+			if aerr != nil || a.Zone() != "" {
+				return nil, badRequest("allowed_cidrs: %q is not a CIDR such as 203.0.113.0/24.", c)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked().String())
+	}
+	return out, nil
+}
+
+func validCredits(c *store.Credits) (*store.Credits, error) {
+	if c == nil {
+		return nil, nil
+	}
+	if c.Remaining < 0 {
+		return nil, badRequest("credits.remaining must not be negative.")
+	}
+	if c.Refill != nil {
+		if c.Refill.Amount <= 0 {
+			return nil, badRequest("credits.refill.amount must be positive.")
+		}
+		if c.Refill.Interval != "day" && c.Refill.Interval != "month" {
+			return nil, badRequest(`credits.refill.interval must be "day" or "month".`)
+		}
+	}
+	return c, nil
+}
+
+func (h *Handler) getKey(w http.ResponseWriter, r *http.Request) error {
+	k, err := h.store.GetKey(r.Context(), r.PathValue("id"))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusOK, toKeyJSON(k), "")
+	return nil
+}
+
+func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
+	id := authn.FromContext(r.Context())
+	q := r.URL.Query()
+	if q.Get("resource") != "" {
+		return badRequest("resource filters are not supported by this server yet.")
+	}
+	owner, err := h.authz.KeyListOwner(id, q.Get("owner"))
+	if err != nil {
+		return err
+	}
+	page, fp, err := pageFrom(q, "owner="+owner)
+	if err != nil {
+		return err
+	}
+	limit := page.Limit
+	page.Limit++
+	keys, err := h.store.ListKeys(r.Context(), store.KeyFilter{Owner: owner}, page)
+	if err != nil {
+		return err
+	}
+	keys, next := nextCursor(keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID })
+	out := make([]keyJSON, len(keys))
+	for i, k := range keys {
+		out[i] = toKeyJSON(k)
+	}
+	h.writeJSON(w, http.StatusOK, map[string]any{"keys": out, "next_cursor": next}, "")
+	return nil
+}
+
+type patchKeyRequest struct {
+	Name         optional[string]         `json:"name"`
+	Metadata     optional[map[string]any] `json:"metadata"`
+	ExpiresAt    optional[time.Time]      `json:"expires_at"`
+	Plan         optional[string]         `json:"plan"`
+	Credits      optional[store.Credits]  `json:"credits"`
+	AllowedCIDRs optional[[]string]       `json:"allowed_cidrs"`
+	// These never change; naming them is an error that says so.
+	Owner    json.RawMessage `json:"owner"`
+	Resource json.RawMessage `json:"resource"`
+	Role     json.RawMessage `json:"role"`
+	Format   json.RawMessage `json:"format"`
+}
+
+func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) error {
+	var req patchKeyRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Owner != nil || req.Resource != nil || req.Role != nil || req.Format != nil {
+		return badRequest("A key's owner, resource, role and format never change; create a new key instead.")
+	}
+	var (
+		name    string
+		meta    map[string]any
+		plan    string
+		credits *store.Credits
+		cidrs   []string
+		err     error
+	)
+	if req.Name.Set {
+		if req.Name.Null {
+			return badRequest("name must not be empty.")
+		}
+		if name, err = validKeyName(req.Name.V); err != nil {
+			return err
+		}
+	}
+	if req.Metadata.Set && !req.Metadata.Null {
+		if meta, err = validMetadata(req.Metadata.V); err != nil {
+			return err
+		}
+	}
+	if req.Plan.Set && !req.Plan.Null {
+		if plan, err = h.validPlan(req.Plan.V); err != nil {
+			return err
+		}
+	}
+	if req.Credits.Set && !req.Credits.Null {
+		c := req.Credits.V
+		if credits, err = validCredits(&c); err != nil {
+			return err
+		}
+	}
+	if req.AllowedCIDRs.Set && !req.AllowedCIDRs.Null {
+		if cidrs, err = validCIDRs(req.AllowedCIDRs.V); err != nil {
+			return err
+		}
+	}
+	keyID := r.PathValue("id")
+	k, err := h.store.UpdateKey(r.Context(), keyID, func(k *store.Key) error {
+		if req.Name.Set {
+			k.Name = name
+		}
+		if req.Metadata.Set {
+			k.Metadata = meta
+		}
+		if req.ExpiresAt.Set {
+			if req.ExpiresAt.Null {
+				k.ExpiresAt = nil
+			} else {
+				at := req.ExpiresAt.V.UTC().Truncate(time.Second)
+				k.ExpiresAt = &at
+			}
+		}
+		if req.Plan.Set {
+			k.Plan = plan
+		}
+		if req.Credits.Set {
+			k.Credits = credits
+		}
+		if req.AllowedCIDRs.Set {
+			k.AllowedCIDRs = cidrs
+		}
+		return nil
+	}, h.event(r, "key.update", "key:"+keyID, ""))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusOK, toKeyJSON(k), "Key updated")
+	return nil
+}
+
+func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	keyID := r.PathValue("id")
+	if _, err := h.store.DeleteKey(r.Context(), keyID, h.event(r, "key.revoke", "key:"+keyID, "")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusNoContent, nil, "")
+	return nil
+}
+
+// deleteKeys revokes every key of an owner (?owner=user:<id>) at once.
+func (h *Handler) deleteKeys(w http.ResponseWriter, r *http.Request) error {
+	id := authn.FromContext(r.Context())
+	q := r.URL.Query()
+	if q.Get("resource") != "" {
+		return badRequest("resource filters are not supported by this server yet.")
+	}
+	if q.Get("owner") == "" {
+		return badRequest("Name whose keys to revoke: ?owner=user:<id>.")
+	}
+	owner, err := h.authz.KeyListOwner(id, q.Get("owner"))
+	if err != nil {
+		return err
+	}
+	if owner != "" {
+		if _, err := h.store.GetUser(r.Context(), owner); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("The owner was")
+			}
+			return err
+		}
+	}
+	if _, err := h.store.DeleteKeys(r.Context(), store.KeyFilter{Owner: owner}, h.event(r, "key.revoke", "", "")); err != nil {
+		return err
+	}
+	h.writeJSON(w, http.StatusNoContent, nil, "")
+	return nil
+}
+
+type reissueRequest struct {
+	GraceSeconds *int64 `json:"grace_seconds"`
+}
+
+// reissueKey gives a key a new secret. The old one stops working at once or, with
+// grace_seconds, after that many seconds; a new reissue ends any grace still running.
+func (h *Handler) reissueKey(w http.ResponseWriter, r *http.Request) error {
+	var req reissueRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	var grace time.Duration
+	if req.GraceSeconds != nil {
+		if *req.GraceSeconds < 0 || *req.GraceSeconds > maxGraceSeconds {
+			return badRequest("grace_seconds must be from 0 to %d.", maxGraceSeconds)
+		}
+		grace = time.Duration(*req.GraceSeconds) * time.Second
+	}
+	ctx := r.Context()
+	keyID := r.PathValue("id")
+	k, err := h.store.GetKey(ctx, keyID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	secret, sec, err := h.newSecret(k)
+	if err != nil {
+		return err
+	}
+	sec.Prefix = credential.DisplayPrefix(secret)
+	var until time.Time
+	if grace > 0 {
+		until = h.now().Add(grace)
+	}
+	k, _, err = h.store.ReissueKey(ctx, keyID, sec, until, h.event(r, "key.reissue", "key:"+keyID, k.Resource))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	noStore(w)
+	h.writeJSON(w, http.StatusOK, issued(k, secret), "Key reissued")
+	return nil
+}

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// envelope wraps native answers when the config asks for it (CONTRACT §11.7).
+type envelope struct {
+	Success bool         `json:"success"`
+	Data    any          `json:"data"`
+	Message string       `json:"message"`
+	Error   *errorDetail `json:"error,omitempty"`
+}
+
+// writeJSON sends a success answer, wrapped in the envelope when one is configured. message is
+// the envelope's message. A 204 has no body, envelope or not.
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any, message string) {
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	if h.envelope {
+		v = envelope{Success: true, Data: v, Message: message}
+	}
+	h.writeRaw(w, status, v)
+}
+
+func (h *Handler) writeRaw(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only lanyard's own values are encoded here; failing to encode one is a bug.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"Something went wrong on our side."}}` + "\n")
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// noStore marks an answer that carries a secret.
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// decode reads the request body as one JSON value into dst, whatever the Content-Type says. An
+// empty body is {}. Unknown fields, a second value or anything but whitespace after the value,
+// and a body over the configured limit are refused.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body := http.MaxBytesReader(w, r.Body, h.maxBody)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "The request body is too large."}
+		}
+		return badRequest("The request body could not be read.")
+	}
+	return decodeJSON(data, dst)
+}
+
+// decodeJSON is decode's parser, separate so it can be fuzzed.
+func decodeJSON(data []byte, dst any) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		data = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(dst); err != nil {
+		return badRequest("%s", jsonProblem(err))
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return badRequest("The request body must hold exactly one JSON value.")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error in a sentence that reveals nothing but the problem.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return "The request body is not valid JSON."
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return "The field \"" + typ.Field + "\" has the wrong type."
+		}
+		return "The request body has the wrong type: it must be a JSON object."
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "The request body is not valid JSON."
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return "Unknown field " + f + "."
+	}
+	return "The request body is not valid JSON."
+}

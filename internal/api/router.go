@@ -1,0 +1,267 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/credential"
+)
+
+// Route is one entry of the route table: every endpoint lanyard serves is declared here with
+// the policy that guards it, so access is decided before any handler runs and a test can walk
+// the table to prove default deny.
+type Route struct {
+	Method string
+	// Path is a net/http pattern path, relative to the API prefix unless Root is set.
+	Path string
+	// Root mounts the route at the server root (/healthz), not under the API prefix.
+	Root bool
+	// Policy guards the route; a route without one is refused at start.
+	Policy authz.Policy
+	// Message is the envelope's message for a success.
+	Message string
+	Handle  func(w http.ResponseWriter, r *http.Request) error
+}
+
+// FullPath is the route's path as served.
+func (rt Route) FullPath(prefix string) string {
+	if rt.Root {
+		return rt.Path
+	}
+	return prefix + rt.Path
+}
+
+// buildMux registers the table: one mux entry per path, dispatching on the method so that a
+// known path with another method answers 405 with Allow, and unknown paths answer 404, both
+// with the contract's body.
+func (h *Handler) buildMux(routes []Route) (*http.ServeMux, error) {
+	byPath := map[string][]Route{}
+	var order []string
+	for _, rt := range routes {
+		if rt.Policy == nil {
+			return nil, fmt.Errorf("api: route %s %s declares no policy", rt.Method, rt.Path)
+		}
+		if rt.Handle == nil {
+			return nil, fmt.Errorf("api: route %s %s has no handler", rt.Method, rt.Path)
+		}
+		p := rt.FullPath(h.prefix)
+		if _, ok := byPath[p]; !ok {
+			order = append(order, p)
+		}
+		for _, o := range byPath[p] {
+			if o.Method == rt.Method {
+				return nil, fmt.Errorf("api: route %s %s declared twice", rt.Method, p)
+			}
+		}
+		byPath[p] = append(byPath[p], rt)
+	}
+	mux := http.NewServeMux()
+	for _, p := range order {
+		group := byPath[p]
+		methods := make([]string, 0, len(group)+1)
+		for _, rt := range group {
+			methods = append(methods, rt.Method)
+			if rt.Method == http.MethodGet {
+				methods = append(methods, http.MethodHead)
+			}
+		}
+		slices.Sort(methods)
+		allow := strings.Join(slices.Compact(methods), ", ")
+		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			method := r.Method
+			if method == http.MethodHead {
+				method = http.MethodGet
+			}
+			for i := range group {
+				if group[i].Method == method {
+					h.serveRoute(w, r, &group[i])
+					return
+				}
+			}
+			w.Header().Set("Allow", allow)
+			h.writeError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
+				Message: "This path does not answer " + r.Method + "; it answers " + allow + "."})
+		}))
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.fallback != nil {
+			h.fallback.ServeHTTP(w, r)
+			return
+		}
+		h.writeError(w, r, notFound("The path was"))
+	}))
+	return mux, nil
+}
+
+// serveRoute runs the pipeline for a matched route: find and resolve the credential, evaluate
+// the route's policy, then call the handler.
+func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) {
+	st := stateFrom(r.Context())
+	if st != nil {
+		st.route = rt.Method + " " + rt.FullPath(h.prefix)
+	}
+	ctx := r.Context()
+	var id *authn.Identity
+	if rt.Policy.NeedsCredential() {
+		ident, err := h.authenticate(r)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		id = &ident
+		if err := h.authz.Network(id, h.clientAddr(r)); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if st != nil {
+			st.identity = id
+		}
+		ctx = authn.NewContext(ctx, id)
+		r = r.WithContext(ctx)
+	}
+	if err := h.authz.Evaluate(ctx, id, rt.Policy, r); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := rt.Handle(w, r); err != nil {
+		h.writeError(w, r, err)
+	}
+}
+
+// authenticate finds and resolves the request's credential through the one resolver. A refused
+// credential is recorded in the audit trail (aggregated, asynchronously).
+func (h *Handler) authenticate(r *http.Request) (authn.Identity, error) {
+	p, err := h.sources.Extract(r.Header)
+	if err != nil {
+		return authn.Identity{}, err
+	}
+	id, err := h.resolver.Resolve(r.Context(), p)
+	if err != nil {
+		var ref *authn.RefusedError
+		if errors.As(err, &ref) && h.refusals != nil {
+			h.refusals.Record(h.clientIP(r), p.Token, ref.Detail)
+		}
+		return authn.Identity{}, err
+	}
+	return id, nil
+}
+
+// requestState is what the access log needs to know about a request once it is answered.
+type requestState struct {
+	id       string
+	route    string
+	identity *authn.Identity
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+func requestID(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
+}
+
+// statusWriter records the status and size of an answer for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// ServeHTTP serves every request: it gives it a request id, recovers from panics (a 500, never
+// a dropped connection), and writes one access-log line with the principal — never a
+// credential, never the query string.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := &requestState{id: incomingRequestID(r.Header.Get("X-Request-Id"))}
+	w.Header().Set("X-Request-Id", st.id)
+	sw := &statusWriter{ResponseWriter: w}
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.log.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+				slog.String("request_id", st.id), slog.String("panic", fmt.Sprint(v)))
+			if sw.status == 0 {
+				h.writeError(sw, r, errors.New("panic"))
+			}
+		}
+		h.accessLog(r, sw, st, time.Since(start))
+	}()
+	h.mux.ServeHTTP(sw, r)
+}
+
+func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState, d time.Duration) {
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", st.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", sw.bytes),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+		slog.String("ip", h.clientIP(r)),
+	}
+	if st.route != "" {
+		attrs = append(attrs, slog.String("route", st.route))
+	}
+	if id := st.identity; id != nil {
+		attrs = append(attrs, slog.String("principal", id.Principal()), slog.String("credential", id.CredentialName()))
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// incomingRequestID keeps a client's X-Request-Id when it is short and plain, else makes one.
+func incomingRequestID(v string) string {
+	if v != "" && len(v) <= 64 {
+		ok := true
+		for i := 0; i < len(v); i++ {
+			c := v[i]
+			if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_' || c == '.') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return v
+		}
+	}
+	return credential.NewID()
+}

@@ -1,0 +1,278 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+const (
+	maxEmailLen = 254
+	maxNameLen  = 200
+)
+
+// userJSON is a user as the API shows it. It never holds the password hash.
+type userJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      *string   `json:"name"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	return userJSON{
+		ID:        u.ID,
+		Email:     u.Email,
+		Name:      nullable(u.Name),
+		Admin:     u.Admin,
+		CreatedAt: u.CreatedAt.UTC(),
+		UpdatedAt: u.UpdatedAt.UTC(),
+	}
+}
+
+type createUserRequest struct {
+	ID       string  `json:"id"`
+	Email    string  `json:"email"`
+	Name     *string `json:"name"`
+	Password *string `json:"password"`
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req createUserRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	id := req.ID
+	if id == "" {
+		id = credential.NewID()
+	} else if !credential.ValidID(id) {
+		return badRequest("id must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-', and not '.' or '..'.")
+	}
+	email, err := validEmail(req.Email)
+	if err != nil {
+		return err
+	}
+	name, err := validName(req.Name)
+	if err != nil {
+		return err
+	}
+	now := h.clock()
+	u := store.User{ID: id, Email: email, EmailNorm: store.NormalizeEmail(email), Name: name, CreatedAt: now, UpdatedAt: now}
+	if req.Password != nil {
+		if u.PasswordHash, err = h.hashPassword(*req.Password, email); err != nil {
+			return err
+		}
+	}
+	if err := h.store.CreateUser(r.Context(), u, h.event(r, "user.create", "user:"+id, "")); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return conflict("A user with this id or email already exists.")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusCreated, toUserJSON(u), "User created")
+	return nil
+}
+
+// hashPassword checks the password policy and hashes the password.
+func (h *Handler) hashPassword(password, email string) (string, error) {
+	if err := credential.CheckPassword(password, email); err != nil {
+		return "", badRequest("%s", sentence(err.Error()))
+	}
+	return h.hasher.Hash(password)
+}
+
+// sentence makes a message start upper-case and end with a full stop.
+func sentence(s string) string {
+	s = upperFirst(s)
+	if s != "" && !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+func validEmail(raw string) (string, error) {
+	email := strings.TrimSpace(raw)
+	if email == "" {
+		return "", badRequest("email is required.")
+	}
+	if len(email) > maxEmailLen {
+		return "", badRequest("email must be at most %d characters.", maxEmailLen)
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Name != "" || addr.Address != email || strings.Count(email, "@") != 1 {
+		return "", badRequest("email is not a valid address.")
+	}
+	return email, nil
+}
+
+func validName(name *string) (string, error) {
+	if name == nil {
+		return "", nil
+	}
+	n := strings.TrimSpace(*name)
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > maxNameLen {
+		return "", badRequest("name must be valid text of at most %d characters.", maxNameLen)
+	}
+	return n, nil
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
+	page, fp, err := pageFrom(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	limit := page.Limit
+	page.Limit++
+	users, err := h.store.ListUsers(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	users, next := nextCursor(users, limit, fp, func(u store.User) (time.Time, string) { return u.CreatedAt, u.ID })
+	out := make([]userJSON, len(users))
+	for i, u := range users {
+		out[i] = toUserJSON(u)
+	}
+	h.writeJSON(w, http.StatusOK, map[string]any{"users": out, "next_cursor": next}, "")
+	return nil
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
+	id := authn.FromContext(r.Context())
+	uid, err := h.authz.UserTarget(id, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	u, err := h.store.GetUser(r.Context(), uid)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The user was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusOK, toUserJSON(u), "")
+	return nil
+}
+
+type patchUserRequest struct {
+	Name            *string `json:"name"`
+	Password        *string `json:"password"`
+	CurrentPassword *string `json:"current_password"`
+}
+
+// patchUser changes a user's name or password. Changing one's own password needs the current
+// one and ends one's other personal access tokens; an admin setting another user's password
+// ends all of theirs.
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
+	id := authn.FromContext(r.Context())
+	uid, err := h.authz.UserTarget(id, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	var req patchUserRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cur, err := h.store.GetUser(ctx, uid)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The user was")
+		}
+		return err
+	}
+	var name string
+	if req.Name != nil {
+		if name, err = validName(req.Name); err != nil {
+			return err
+		}
+	}
+	var newHash string
+	if req.Password != nil {
+		self := id.UserID == uid
+		if self {
+			if req.CurrentPassword == nil {
+				return badRequest("current_password is required to change your own password.")
+			}
+			ok := false
+			if cur.PasswordHash != "" {
+				ok, err = h.hasher.Verify(*req.CurrentPassword, cur.PasswordHash)
+				if err != nil {
+					return err
+				}
+			}
+			if !ok {
+				return forbidden("current_password is not right.")
+			}
+		}
+		if newHash, err = h.hashPassword(*req.Password, cur.Email); err != nil {
+			return err
+		}
+		// End the other personal sessions before the new password is stored: if the second
+		// step fails, the old password still works but no old session outlives the change.
+		f := store.TokenFilter{UserID: uid, Kind: store.KindPersonal}
+		if self && id.Type == authn.TypePersonal {
+			f.ExceptID = id.ID
+		}
+		if _, err := h.store.DeleteTokens(ctx, f, h.event(r, "token.revoke_personal", "user:"+uid, "")); err != nil {
+			return err
+		}
+	}
+	u, err := h.store.UpdateUser(ctx, uid, func(u *store.User) error {
+		if req.Name != nil {
+			u.Name = name
+		}
+		if newHash != "" {
+			u.PasswordHash = newHash
+		}
+		u.UpdatedAt = h.clock()
+		return nil
+	}, h.event(r, "user.update", "user:"+uid, ""))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The user was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusOK, toUserJSON(u), "User updated")
+	return nil
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	uid := r.PathValue("id")
+	if uid == "me" {
+		var err error
+		if uid, err = h.authz.UserTarget(authn.FromContext(r.Context()), uid); err != nil {
+			return err
+		}
+	}
+	if _, err := h.store.DeleteUser(r.Context(), uid, h.event(r, "user.delete", "user:"+uid, "")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The user was")
+		}
+		return err
+	}
+	h.writeJSON(w, http.StatusNoContent, nil, "")
+	return nil
+}
+
+// event starts the audit event of a change the caller makes.
+func (h *Handler) event(r *http.Request, action, target, resource string) store.Event {
+	ev := store.Event{At: h.clock(), Action: action, Target: target, Resource: resource, Result: "success", IP: h.clientIP(r), Count: 1}
+	if id := authn.FromContext(r.Context()); id != nil {
+		ev.Actor = id.Principal()
+		if ev.Actor == "" {
+			ev.Actor = id.Type // the bootstrap token
+		}
+		ev.Credential = id.CredentialName()
+	}
+	return ev
+}

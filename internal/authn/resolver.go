@@ -1,0 +1,252 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// Credential types as /v1/me reports them.
+const (
+	TypeKey       = "key"
+	TypePersonal  = "personal"
+	TypeAdmin     = "admin"
+	TypeBootstrap = "bootstrap"
+)
+
+// Identity is a resolved credential: who the caller is and with what.
+type Identity struct {
+	// Type is TypeKey, TypePersonal, TypeAdmin or TypeBootstrap.
+	Type string
+	// ID is the credential's id: the key id, the token id, or "bootstrap".
+	ID string
+	// UserID is the user the credential acts for; empty for a business key and the bootstrap
+	// token.
+	UserID string
+	// Key is the key's record for key credentials (shared: read only).
+	Key *store.Key
+	// Source is the kind of source the credential came from.
+	Source string
+}
+
+// Principal is the principal the credential acts as: "user:<id>" for personal credentials,
+// "key:<id>" for a business key, "" for the bootstrap token.
+func (id *Identity) Principal() string {
+	switch {
+	case id.UserID != "":
+		return "user:" + id.UserID
+	case id.Type == TypeKey:
+		return "key:" + id.ID
+	}
+	return ""
+}
+
+// Admin reports whether the credential carries admin power. Only admin tokens and the bootstrap
+// token do: a user's personal tokens and keys act through the user's grants alone.
+func (id *Identity) Admin() bool {
+	return id.Type == TypeAdmin || id.Type == TypeBootstrap
+}
+
+// CredentialName is "<type>:<id>", the audit trail's name of the credential.
+func (id *Identity) CredentialName() string { return id.Type + ":" + id.ID }
+
+// Why a credential was refused. They are the verify codes of the contract.
+const (
+	ReasonInvalid = "invalid_token"
+	ReasonExpired = "expired"
+)
+
+// RefusedError says a presented credential is not valid.
+type RefusedError struct {
+	// Reason is ReasonInvalid or ReasonExpired.
+	Reason string
+	// Detail is a short, non-secret explanation for logs and the audit trail.
+	Detail string
+}
+
+func (e *RefusedError) Error() string { return "credential refused: " + e.Detail }
+
+var (
+	errTooLong     = &RefusedError{Reason: ReasonInvalid, Detail: "too long"}
+	errBadFormat   = &RefusedError{Reason: ReasonInvalid, Detail: "not a token this server issues"}
+	errBadChecksum = &RefusedError{Reason: ReasonInvalid, Detail: "bad checksum"}
+	errUnknown     = &RefusedError{Reason: ReasonInvalid, Detail: "unknown or revoked"}
+	errWrongUse    = &RefusedError{Reason: ReasonInvalid, Detail: "presented the wrong way"}
+	errExpired     = &RefusedError{Reason: ReasonExpired, Detail: "expired"}
+)
+
+// Prefixes are the configured token prefixes by kind.
+type Prefixes struct {
+	Key, Secret, Personal, Admin, Bootstrap string
+}
+
+// Resolver turns a presented credential into an Identity. It is the one place lanyard decides
+// who a caller is; every entry point uses it. Give it a cached store (internal/cache) so that a
+// known credential touches no database.
+type Resolver struct {
+	store    store.Store
+	prefixes Prefixes
+	now      func() time.Time
+
+	mu   sync.Mutex
+	used map[string]time.Time // key id → last use, flushed in batches
+}
+
+// NewResolver returns a Resolver over s. now is the clock (time.Now when nil).
+func NewResolver(s store.Store, p Prefixes, now func() time.Time) *Resolver {
+	if now == nil {
+		now = time.Now
+	}
+	return &Resolver{store: s, prefixes: p, now: now, used: make(map[string]time.Time)}
+}
+
+// Resolve checks p and returns the identity it proves. A credential that is not valid yields a
+// *RefusedError; a store that cannot answer yields an error wrapping store.ErrUnavailable (or
+// another store error). Checksums are checked before any lookup.
+func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
+	tok := p.Token
+	if len(tok) > MaxTokenLen {
+		return Identity{}, errTooLong
+	}
+	prefix, formatted := credential.Parse(tok)
+	basic := p.Source == SourceBasic
+	switch {
+	case formatted:
+		if basic != (prefix == r.prefixes.Secret) {
+			return Identity{}, errWrongUse // a secret alone, or a token as a Basic secret
+		}
+		if !r.knownPrefix(prefix) {
+			return Identity{}, errBadFormat
+		}
+	case basic:
+		return Identity{}, errBadFormat
+	case looksFormatted(tok):
+		// The shape of a lanyard token whose checksum does not match: a typo or a forgery,
+		// refused before any lookup.
+		return Identity{}, errBadChecksum
+	case len(tok) < 32:
+		// Only an operator-chosen bootstrap token may have another shape, and it has at least
+		// 32 characters.
+		return Identity{}, errBadFormat
+	}
+	res, err := r.store.Resolve(ctx, credential.Hash(tok))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Identity{}, errUnknown
+		}
+		return Identity{}, err
+	}
+	now := r.now()
+	s := res.Secret
+	if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
+		return Identity{}, errExpired
+	}
+	var id Identity
+	switch s.Kind {
+	case store.KindKeyToken, store.KindKeySecret:
+		k := res.Key
+		if k == nil || (s.Kind == store.KindKeySecret) != basic || (basic && k.ID != p.KeyID) {
+			return Identity{}, errUnknown
+		}
+		if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
+			return Identity{}, errExpired
+		}
+		id = Identity{Type: TypeKey, ID: k.ID, UserID: k.Owner, Key: k, Source: p.Source}
+		r.touch(k.ID, now)
+	case store.KindPersonal:
+		id = Identity{Type: TypePersonal, ID: s.ID, UserID: s.UserID, Source: p.Source}
+	case store.KindAdmin:
+		id = Identity{Type: TypeAdmin, ID: s.ID, UserID: s.UserID, Source: p.Source}
+	case store.KindBootstrap:
+		id = Identity{Type: TypeBootstrap, ID: "bootstrap", Source: p.Source}
+	default:
+		return Identity{}, errUnknown
+	}
+	if basic && id.Type != TypeKey {
+		return Identity{}, errWrongUse
+	}
+	return id, nil
+}
+
+func (r *Resolver) knownPrefix(p string) bool {
+	switch p {
+	case r.prefixes.Key, r.prefixes.Secret, r.prefixes.Personal, r.prefixes.Admin, r.prefixes.Bootstrap:
+		return p != ""
+	}
+	return false
+}
+
+// looksFormatted reports whether tok has the shape of a lanyard token (a short lower-case
+// prefix, '_', and 33 base62 characters) whatever its checksum.
+func looksFormatted(tok string) bool {
+	const body = credential.RandomLen + credential.ChecksumLen
+	i := 0
+	for i < len(tok) && i <= 16 && (tok[i] >= 'a' && tok[i] <= 'z' || tok[i] >= '0' && tok[i] <= '9') {
+		i++
+	}
+	if i == 0 || i > 16 || i >= len(tok) || tok[i] != '_' || len(tok)-i-1 != body {
+		return false
+	}
+	for j := i + 1; j < len(tok); j++ {
+		c := tok[j]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Resolver) touch(keyID string, at time.Time) {
+	r.mu.Lock()
+	if prev, ok := r.used[keyID]; !ok || at.After(prev) {
+		r.used[keyID] = at
+	}
+	r.mu.Unlock()
+}
+
+// FlushUsage writes the batched last-use times of keys to the store.
+func (r *Resolver) FlushUsage(ctx context.Context) error {
+	r.mu.Lock()
+	if len(r.used) == 0 {
+		r.mu.Unlock()
+		return nil
+	}
+	batch := r.used
+	r.used = make(map[string]time.Time, len(batch))
+	r.mu.Unlock()
+	if err := r.store.TouchKeys(ctx, batch); err != nil {
+		r.mu.Lock()
+		for id, at := range batch { // keep them for the next flush
+			if prev, ok := r.used[id]; !ok || at.After(prev) {
+				r.used[id] = at
+			}
+		}
+		r.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// RunUsageFlusher flushes last-use times every interval until ctx ends, then once more with
+// flushCtx (which should outlive ctx briefly, for a graceful shutdown).
+func (r *Resolver) RunUsageFlusher(ctx, flushCtx context.Context, interval time.Duration, onErr func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := r.FlushUsage(flushCtx); err != nil && onErr != nil {
+				onErr(err)
+			}
+			return
+		case <-t.C:
+			if err := r.FlushUsage(ctx); err != nil && onErr != nil {
+				onErr(err)
+			}
+		}
+	}
+}

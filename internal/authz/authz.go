@@ -1,0 +1,223 @@
+// Package authz decides what a caller may do. It is the one decision point: routes declare a
+// Policy in the API's route table, the router asks the Authorizer to evaluate it before the
+// handler runs, and decisions that depend on a request body (which owner a new key gets) are
+// asked of the Authorizer by name. Handlers never decide access themselves.
+//
+// Refusals come in two kinds, following the contract: ErrHidden when the caller may not even
+// see the thing (answered 404, exactly like a thing that does not exist, so no other tenant's
+// ids leak), and ErrForbidden when it may see it but not do this (403).
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+var (
+	// ErrForbidden: the caller may see the target but lacks the permission (403).
+	ErrForbidden = errors.New("authz: forbidden")
+	// ErrHidden: the caller may not see the target (404, like a missing thing).
+	ErrHidden = errors.New("authz: not visible")
+	// ErrUnauthenticated: the policy needs a credential and none was presented (401).
+	ErrUnauthenticated = errors.New("authz: no credential")
+)
+
+// Policy is a route's declared access rule. The set of policies is closed: each is one of the
+// constructors below.
+type Policy interface {
+	// NeedsCredential reports whether the route needs a valid credential at all.
+	NeedsCredential() bool
+	String() string
+}
+
+type public struct{}
+
+func (public) NeedsCredential() bool { return false }
+func (public) String() string        { return "public" }
+
+// Public routes need no credential (health checks, login, leaked-token revocation).
+var Public Policy = public{}
+
+type authenticated struct{}
+
+func (authenticated) NeedsCredential() bool { return true }
+func (authenticated) String() string        { return "authenticated" }
+
+// Authenticated routes need any valid credential and act only on the caller's own things.
+var Authenticated Policy = authenticated{}
+
+type admin struct{}
+
+func (admin) NeedsCredential() bool { return true }
+func (admin) String() string        { return "admin" }
+
+// Admin routes need an admin or the bootstrap token; anyone else gets 403.
+var Admin Policy = admin{}
+
+// UserParam is the rule for /users/{param}: the user themself or an admin. "me" names the
+// caller. Anyone else may not see the user (404).
+type UserParam struct{ Param string }
+
+func (UserParam) NeedsCredential() bool { return true }
+func (p UserParam) String() string      { return "user{" + p.Param + "}" }
+
+// KeyParam is the rule for /keys/{param}: the key's owner (or the business key itself) or an
+// admin. Anyone else may not see the key (404).
+type KeyParam struct{ Param string }
+
+func (KeyParam) NeedsCredential() bool { return true }
+func (p KeyParam) String() string      { return "key{" + p.Param + "}" }
+
+// Delegated routes need a valid credential; what they may do depends on the request body or
+// query, and the handler asks the Authorizer method named in Decider.
+type Delegated struct{ Decider string }
+
+func (Delegated) NeedsCredential() bool { return true }
+func (d Delegated) String() string      { return "delegated{" + d.Decider + "}" }
+
+// Authorizer evaluates policies.
+type Authorizer struct {
+	store store.Store
+}
+
+// New returns an Authorizer reading what it needs from s.
+func New(s store.Store) *Authorizer { return &Authorizer{store: s} }
+
+// Evaluate decides whether the caller (nil when no credential was presented) may call a route
+// with policy p for request r.
+func (a *Authorizer) Evaluate(ctx context.Context, id *authn.Identity, p Policy, r *http.Request) error {
+	if !p.NeedsCredential() {
+		return nil
+	}
+	if id == nil {
+		return ErrUnauthenticated
+	}
+	switch p := p.(type) {
+	case authenticated, Delegated:
+		return nil
+	case admin:
+		if id.Admin() {
+			return nil
+		}
+		return ErrForbidden
+	case UserParam:
+		_, err := a.UserTarget(id, r.PathValue(p.Param))
+		return err
+	case KeyParam:
+		return a.keyAccess(ctx, id, r.PathValue(p.Param))
+	}
+	return ErrForbidden // an unknown policy denies
+}
+
+// UserTarget resolves a /users/{id} path value ("me" is the caller) and decides whether the
+// caller may act on that user: themself, or anyone when the caller is an admin.
+func (a *Authorizer) UserTarget(id *authn.Identity, param string) (string, error) {
+	if param == "me" {
+		if id.UserID == "" {
+			return "", ErrHidden // the bootstrap token and business keys are no user
+		}
+		return id.UserID, nil
+	}
+	if id.Admin() || (id.UserID != "" && id.UserID == param) {
+		return param, nil
+	}
+	return "", ErrHidden
+}
+
+func (a *Authorizer) keyAccess(ctx context.Context, id *authn.Identity, keyID string) error {
+	if id.Admin() {
+		return nil
+	}
+	k, err := a.store.GetKey(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrHidden
+	}
+	if err != nil {
+		return err
+	}
+	if k.Owner != "" && k.Owner == id.UserID {
+		return nil
+	}
+	if k.Owner == "" && id.Type == authn.TypeKey && id.UserID == "" && id.ID == k.ID {
+		return nil // a business key may see and revoke itself
+	}
+	return ErrHidden
+}
+
+// KeyOwner decides who owns a key the caller creates. requested is the body's "owner"
+// ("user:<id>" or empty). It returns the owner's user id. Only admin credentials may name
+// another user (403 otherwise, whether or not that user exists); a caller that is no user must
+// name one (a key belongs to someone).
+func (a *Authorizer) KeyOwner(id *authn.Identity, requested string) (string, error) {
+	if requested == "" {
+		if id.UserID == "" {
+			return "", ErrNoOwner
+		}
+		return id.UserID, nil
+	}
+	uid, ok := strings.CutPrefix(requested, "user:")
+	if !ok || uid == "" {
+		return "", ErrBadOwner
+	}
+	if id.Admin() || uid == id.UserID {
+		return uid, nil
+	}
+	return "", ErrForbidden
+}
+
+// KeyListOwner decides whose keys a caller may list when it asks for owner=requested
+// ("user:<id>" or empty). Admins may list anyone's, and every key when they name no owner;
+// others only their own, and asking for another user's keys is answered as if that user did not
+// exist. An empty owner in the answer means every key.
+func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string) (string, error) {
+	if requested == "" {
+		if id.Admin() {
+			return "", nil // an admin may read every key
+		}
+		if id.UserID == "" {
+			return "", ErrHidden
+		}
+		return id.UserID, nil
+	}
+	uid, ok := strings.CutPrefix(requested, "user:")
+	if !ok || uid == "" {
+		return "", ErrBadOwner
+	}
+	if id.Admin() || uid == id.UserID {
+		return uid, nil
+	}
+	return "", ErrHidden
+}
+
+// Validation errors the deciders return for a malformed request (400).
+var (
+	ErrNoOwner  = errors.New("a key must belong to someone: name an owner")
+	ErrBadOwner = errors.New(`owner must be written "user:<id>"`)
+)
+
+// Network decides whether a key limited to allowed_cidrs may be used from addr, the client
+// address (the peer, or the forwarded address from a trusted proxy). Elsewhere it is 403.
+func (a *Authorizer) Network(id *authn.Identity, addr netip.Addr) error {
+	if id == nil || id.Key == nil || len(id.Key.AllowedCIDRs) == 0 {
+		return nil
+	}
+	if !addr.IsValid() {
+		return ErrNetwork
+	}
+	for _, c := range id.Key.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(addr) {
+			return nil
+		}
+	}
+	return ErrNetwork
+}
+
+// ErrNetwork: the key may not be used from the client's address (403).
+var ErrNetwork = fmt.Errorf("%w: the key may not be used from this address", ErrForbidden)

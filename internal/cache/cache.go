@@ -1,0 +1,277 @@
+// Package cache keeps resolved credentials in process so that verifying a known credential
+// touches no store. Store wraps a store.Store: it answers Resolve from memory (with a short
+// negative cache for unknown hashes, so a flood of garbage tokens never reaches the database)
+// and overrides every write that can revoke a credential so the cached entry is dropped before
+// the write returns. A revoked key's very next request is therefore refused on this node.
+//
+// Entries live at most Options.TTL (the staleness bound): a change made by another process on
+// the same database (another node, `lanyard bootstrap reset`) is seen within that bound even
+// when no notification reaches this node.
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// Options tune the cache.
+type Options struct {
+	// Size bounds the number of entries (positive and negative).
+	Size int
+	// TTL bounds how long a positive entry is trusted without asking the store.
+	TTL time.Duration
+	// NegativeTTL is how long an unknown hash is remembered as unknown.
+	NegativeTTL time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Store is a store.Store whose Resolve is cached.
+type Store struct {
+	store.Store
+	opts Options
+
+	mu      sync.RWMutex
+	entries map[store.Hash]*entry
+	// index maps a tag ("k:<key id>", "t:<token id>", "u:<user id>") to the hashes it covers.
+	index map[string]map[store.Hash]struct{}
+	// gen counts invalidations; a lookup that raced one does not fill the cache.
+	gen uint64
+}
+
+type entry struct {
+	res      store.Resolved
+	negative bool
+	until    time.Time
+	tags     []string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps s.
+func New(s store.Store, opts Options) *Store {
+	if opts.Size <= 0 {
+		opts.Size = 100_000
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = time.Second
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{
+		Store:   s,
+		opts:    opts,
+		entries: make(map[store.Hash]*entry),
+		index:   make(map[string]map[store.Hash]struct{}),
+	}
+}
+
+// Resolve answers from memory when it can and fills the cache otherwise. The returned Key is
+// shared: callers must not modify it.
+func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, error) {
+	now := c.opts.Now()
+	c.mu.RLock()
+	e, ok := c.entries[h]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		if e.negative {
+			return store.Resolved{}, store.ErrNotFound
+		}
+		return e.res, nil
+	}
+	res, err := c.Store.Resolve(ctx, h)
+	switch {
+	case err == nil:
+		c.fill(h, gen, &entry{res: res, until: now.Add(c.opts.TTL), tags: tagsOf(res)})
+	case errors.Is(err, store.ErrNotFound):
+		c.fill(h, gen, &entry{negative: true, until: now.Add(c.opts.NegativeTTL)})
+	}
+	return res, err
+}
+
+func tagsOf(res store.Resolved) []string {
+	var tags []string
+	switch res.Secret.Kind {
+	case store.KindKeyToken, store.KindKeySecret:
+		tags = append(tags, "k:"+res.Secret.ID)
+		if res.Key != nil && res.Key.Owner != "" {
+			tags = append(tags, "u:"+res.Key.Owner)
+		}
+	default:
+		tags = append(tags, "t:"+res.Secret.ID)
+		if res.Secret.UserID != "" {
+			tags = append(tags, "u:"+res.Secret.UserID)
+		}
+	}
+	return tags
+}
+
+func (c *Store) fill(h store.Hash, gen uint64, e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return // an invalidation ran while we asked the store: what we read may be stale
+	}
+	c.removeLocked(h)
+	for len(c.entries) >= c.opts.Size {
+		for victim := range c.entries { // map order is random: an O(1) random eviction
+			c.removeLocked(victim)
+			break
+		}
+	}
+	c.entries[h] = e
+	for _, t := range e.tags {
+		set := c.index[t]
+		if set == nil {
+			set = make(map[store.Hash]struct{}, 1)
+			c.index[t] = set
+		}
+		set[h] = struct{}{}
+	}
+}
+
+func (c *Store) removeLocked(h store.Hash) {
+	e, ok := c.entries[h]
+	if !ok {
+		return
+	}
+	delete(c.entries, h)
+	for _, t := range e.tags {
+		if set := c.index[t]; set != nil {
+			delete(set, h)
+			if len(set) == 0 {
+				delete(c.index, t)
+			}
+		}
+	}
+}
+
+// Invalidate drops every entry that r names. It is what a cross-node notification calls.
+func (c *Store) Invalidate(r store.Revoked) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for _, h := range r.Hashes {
+		c.removeLocked(h)
+	}
+	drop := func(tag string) {
+		for h := range c.index[tag] {
+			c.removeLocked(h)
+		}
+	}
+	for _, id := range r.KeyIDs {
+		drop("k:" + id)
+	}
+	for _, id := range r.TokenIDs {
+		drop("t:" + id)
+	}
+	for _, id := range r.UserIDs {
+		drop("u:" + id)
+	}
+}
+
+// forget drops a single hash (a negative entry for a secret that now exists).
+func (c *Store) forget(h store.Hash) {
+	c.Invalidate(store.Revoked{Hashes: []store.Hash{h}})
+}
+
+// Len reports the number of cached entries.
+func (c *Store) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// The writes below change what a hash resolves to; each drops the affected entries after the
+// store committed and before it returns.
+
+func (c *Store) DeleteUser(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteUser(ctx, id, ev)
+	c.afterWrite(r, store.Revoked{UserIDs: []string{id}})
+	return r, err
+}
+
+func (c *Store) SetAdmin(ctx context.Context, userID string, t *store.Token, ev store.Event) (store.User, store.Revoked, error) {
+	u, r, err := c.Store.SetAdmin(ctx, userID, t, ev)
+	if t != nil {
+		c.forget(t.Hash)
+	}
+	c.afterWrite(r, store.Revoked{})
+	return u, r, err
+}
+
+func (c *Store) CreateKey(ctx context.Context, k store.Key, s store.Secret, ev store.Event) error {
+	err := c.Store.CreateKey(ctx, k, s, ev)
+	c.forget(s.Hash)
+	return err
+}
+
+func (c *Store) UpdateKey(ctx context.Context, id string, fn func(*store.Key) error, ev store.Event) (store.Key, error) {
+	k, err := c.Store.UpdateKey(ctx, id, fn, ev)
+	c.afterWrite(store.Revoked{}, store.Revoked{KeyIDs: []string{id}})
+	return k, err
+}
+
+func (c *Store) DeleteKey(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteKey(ctx, id, ev)
+	c.afterWrite(r, store.Revoked{KeyIDs: []string{id}})
+	return r, err
+}
+
+func (c *Store) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteKeys(ctx, f, ev)
+	c.afterWrite(r, store.Revoked{})
+	return r, err
+}
+
+func (c *Store) ReissueKey(ctx context.Context, id string, s store.Secret, graceUntil time.Time, ev store.Event) (store.Key, store.Revoked, error) {
+	k, r, err := c.Store.ReissueKey(ctx, id, s, graceUntil, ev)
+	c.forget(s.Hash)
+	c.afterWrite(r, store.Revoked{KeyIDs: []string{id}})
+	return k, r, err
+}
+
+func (c *Store) CreateToken(ctx context.Context, t store.Token, ev store.Event) error {
+	err := c.Store.CreateToken(ctx, t, ev)
+	c.forget(t.Hash)
+	return err
+}
+
+func (c *Store) DeleteTokens(ctx context.Context, f store.TokenFilter, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteTokens(ctx, f, ev)
+	c.afterWrite(r, store.Revoked{})
+	return r, err
+}
+
+func (c *Store) InitBootstrap(ctx context.Context, t store.Token, ev store.Event) (bool, error) {
+	ok, err := c.Store.InitBootstrap(ctx, t, ev)
+	c.forget(t.Hash)
+	return ok, err
+}
+
+func (c *Store) ResetBootstrap(ctx context.Context, t store.Token, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.ResetBootstrap(ctx, t, ev)
+	c.forget(t.Hash)
+	c.afterWrite(r, store.Revoked{})
+	return r, err
+}
+
+// afterWrite invalidates what the store reported revoked and the entries the write was about,
+// whether or not it reported an error: an error from the driver after a commit cannot be told
+// from one before it, and dropping an entry is always safe.
+func (c *Store) afterWrite(r store.Revoked, about store.Revoked) {
+	r.Merge(about)
+	if r.Empty() {
+		return
+	}
+	c.Invalidate(r)
+}

@@ -1,0 +1,285 @@
+// Package server wires lanyard together from a validated config: it opens the store, makes sure
+// the bootstrap admin token exists, builds the credential pipeline (cache, resolver, authorizer)
+// and the native API, and serves HTTP(S) until its context ends, then shuts down gracefully.
+// `lanyard serve` and the end-to-end tests share Run, so the tests exercise exactly the wiring
+// users run.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/api"
+	"github.com/lanyardhq/lanyard/internal/audit"
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/cache"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
+)
+
+// BootstrapEnv names the variable that sets the bootstrap admin token.
+const BootstrapEnv = "LANYARD_BOOTSTRAP_TOKEN"
+
+// MinBootstrapLen is the shortest bootstrap token lanyard accepts from the environment.
+const MinBootstrapLen = 32
+
+// Options are what Run needs beyond the config.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// LogJSON says the logs are JSON, so the bootstrap token is printed as a JSON object.
+	LogJSON bool
+	// Stderr receives the generated bootstrap token (os.Stderr when nil).
+	Stderr io.Writer
+	// Getenv reads the environment (os.Getenv when nil); only LANYARD_BOOTSTRAP_TOKEN is read.
+	Getenv func(string) string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Listener, when set, is served instead of listening on the config's address (tests pass
+	// one on 127.0.0.1:0).
+	Listener net.Listener
+	// Hasher overrides the password hasher built from the config (tests use cheap parameters
+	// through the config instead; this is for injecting a counting hasher).
+	Hasher credential.Hasher
+	// Started, when set, is called with the address being served once the server accepts
+	// connections.
+	Started func(addr string)
+}
+
+// CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but too short. Call it before
+// anything touches the store.
+func CheckBootstrapEnv(getenv func(string) string) error {
+	if v := getenv(BootstrapEnv); v != "" && len(v) < MinBootstrapLen {
+		return fmt.Errorf("%s must be at least %d characters", BootstrapEnv, MinBootstrapLen)
+	}
+	return nil
+}
+
+// OpenStore opens the store the config names. Only the embedded SQLite store exists so far.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	url := cfg.Server.Store
+	switch {
+	case url == "" || strings.HasPrefix(url, "sqlite:"):
+		dir := cfg.Server.Data
+		if rest, ok := strings.CutPrefix(url, "sqlite:"); ok && rest != "" {
+			dir = strings.TrimPrefix(rest, "//")
+		}
+		return sqlite.Open(ctx, dir)
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil, errors.New("--store postgres://… is not supported yet: this build keeps everything in the embedded SQLite store")
+	}
+	return nil, fmt.Errorf("--store: unsupported store URL scheme in %q", redactURL(url))
+}
+
+// redactURL drops a URL's userinfo so a password never reaches a message.
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest := u[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			return u[:i+3] + "…@" + rest[at+1:]
+		}
+	}
+	return u
+}
+
+// Unsupported reports the first configured feature this build cannot serve yet, so serve can
+// say so plainly and exit 1 instead of silently ignoring it.
+func Unsupported(cfg *config.Config) error {
+	switch {
+	case cfg.Server.Redis != "":
+		return errors.New("--redis is not supported yet: rate limits and revocation stay in process")
+	case cfg.Gateway.Upstream != "":
+		return errors.New("--upstream is not supported yet: the gateway is not part of this build")
+	}
+	return nil
+}
+
+// Run serves lanyard until ctx ends, then shuts down gracefully: in-flight requests finish (up
+// to the configured shutdown timeout), batched writes are flushed, the store is closed.
+func Run(ctx context.Context, o Options) error {
+	cfg := o.Config
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+		return err
+	}
+	if err := Unsupported(cfg); err != nil {
+		return err
+	}
+
+	base, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer base.Close()
+
+	if err := ensureBootstrap(ctx, base, cfg, o, log); err != nil {
+		return err
+	}
+
+	st := cache.New(base, cache.Options{
+		Size:        cfg.Cache.Size,
+		TTL:         cfg.Cache.Staleness,
+		NegativeTTL: cfg.Cache.NegativeTTL,
+		Now:         o.Now,
+	})
+	h, resolver, refusals, err := buildAPI(cfg, st, o, log)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	tlsOn := cfg.Server.TLSCert != ""
+	if tlsOn {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			return err
+		}
+	}
+
+	// Background writers run until the server has stopped taking requests, then flush once
+	// more on a context that outlives ctx.
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	flushCtx := context.WithoutCancel(ctx)
+	bgDone := make(chan struct{}, 2)
+	go func() {
+		resolver.RunUsageFlusher(bgCtx, flushCtx, cfg.Cache.LastUsedFlush, func(err error) {
+			log.Error("recording key use", "error", err)
+		})
+		bgDone <- struct{}{}
+	}()
+	go func() {
+		refusals.Run(bgCtx, flushCtx, 5*time.Second)
+		bgDone <- struct{}{}
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if tlsOn {
+			serveErr <- srv.ServeTLS(ln, "", "")
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	log.Info("lanyard is serving", "addr", ln.Addr().String(), "scheme", scheme, "api", cfg.API.Prefix)
+	if o.Started != nil {
+		o.Started(ln.Addr().String())
+	}
+
+	select {
+	case err := <-serveErr:
+		stopBG()
+		<-bgDone
+		<-bgDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	stopBG()
+	<-bgDone
+	<-bgDone
+	if shutdownErr != nil {
+		return fmt.Errorf("shutting down: %w", shutdownErr)
+	}
+	log.Info("lanyard stopped")
+	return nil
+}
+
+func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
+	specs := make([]authn.SourceSpec, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		specs[i] = authn.SourceSpec{Type: s.Type, Scheme: s.Scheme, Header: s.Name}
+	}
+	sources, err := authn.NewSources(specs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	prefixes := authn.Prefixes{
+		Key:       cfg.Tokens.KeyPrefix,
+		Secret:    cfg.Tokens.SecretPrefix,
+		Personal:  cfg.Tokens.PersonalPrefix,
+		Admin:     cfg.Tokens.AdminPrefix,
+		Bootstrap: cfg.Tokens.BootstrapPrefix,
+	}
+	resolver := authn.NewResolver(st, prefixes, o.Now)
+	refusals := audit.NewRefusals(st, o.Now, log)
+	hasher := o.Hasher
+	if hasher == nil {
+		hasher = credential.NewArgon2(credential.Params{
+			MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
+			Iterations:  uint32(cfg.Passwords.Iterations),
+			Parallelism: uint8(cfg.Passwords.Parallelism),
+			SaltLen:     16,
+			KeyLen:      32,
+		})
+	}
+	var plans []string
+	for name := range cfg.Plans {
+		plans = append(plans, name)
+	}
+	h, err := api.New(api.Options{
+		Store:            st,
+		Resolver:         resolver,
+		Sources:          sources,
+		Authz:            authz.New(st),
+		Hasher:           hasher,
+		Refusals:         refusals,
+		Logger:           log,
+		Now:              o.Now,
+		Prefix:           cfg.API.Prefix,
+		Envelope:         cfg.API.Envelope,
+		MaxBodyBytes:     cfg.Server.MaxBodyBytes,
+		Prefixes:         prefixes,
+		DefaultKeyFormat: cfg.Keys.DefaultFormat,
+		Plans:            plans,
+		TrustedProxies:   cfg.Server.TrustedPrefixes(),
+	})
+	return h, resolver, refusals, err
+}

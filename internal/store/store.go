@@ -1,0 +1,274 @@
+// Package store defines lanyard's domain records and the one interface every storage backend
+// implements: a set of domain operations, each of which is atomic. A change that touches several
+// rows (revoke all keys of an owner, delete a user with everything it owns, reissue a key) is a
+// single method and a single transaction, and every method that changes something writes the
+// audit event it is given in that same transaction.
+//
+// Stores hold no policy: they never decide who may do what. They map their driver's errors to the
+// sentinels below at the boundary, so callers test them with errors.Is.
+//
+// Backends live in sub-packages (sqlite, postgres) and must all pass storetest, the one
+// conformance suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with %w.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a record with the same unique id (or email) already exists.
+	ErrConflict = errors.New("store: already exists")
+	// ErrUnavailable: the backing database cannot be reached.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Store is the domain interface every backend implements.
+type Store interface {
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+
+	// CreateUser stores a new user. ErrConflict when the id or the normalised email is taken.
+	CreateUser(ctx context.Context, u User, ev Event) error
+	// GetUser returns the user with id, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByEmail finds a user by normalised email (see NormalizeEmail), or ErrNotFound.
+	GetUserByEmail(ctx context.Context, emailNorm string) (User, error)
+	// ListUsers returns up to page.Limit users after page's position, in list order.
+	ListUsers(ctx context.Context, page Page) ([]User, error)
+	// UpdateUser applies fn to the stored user and saves the result atomically. Only Name,
+	// EmailNorm-independent fields, PasswordHash and Admin may change; the id never does. When
+	// ev.Action is empty no event is written.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error, ev Event) (User, error)
+	// DeleteUser removes the user and every key, token and grant it owns. It returns what was
+	// revoked so caches can forget it.
+	DeleteUser(ctx context.Context, id string, ev Event) (Revoked, error)
+	// SetAdmin promotes (token non-nil: the new admin token is added) or demotes (token nil:
+	// the user's admin flag is cleared and every admin token of the user deleted) a user.
+	SetAdmin(ctx context.Context, userID string, token *Token, ev Event) (User, Revoked, error)
+
+	// CreateKey stores a key and its secret. ErrConflict when the key id is taken.
+	CreateKey(ctx context.Context, k Key, secret Secret, ev Event) error
+	// GetKey returns the key with id, or ErrNotFound.
+	GetKey(ctx context.Context, id string) (Key, error)
+	// ListKeys returns up to page.Limit keys matching f after page's position, in list order.
+	ListKeys(ctx context.Context, f KeyFilter, page Page) ([]Key, error)
+	// UpdateKey applies fn to the stored key and saves the mutable fields (Name, Metadata,
+	// ExpiresAt, Plan, Credits, AllowedCIDRs) atomically.
+	UpdateKey(ctx context.Context, id string, fn func(*Key) error, ev Event) (Key, error)
+	// DeleteKey removes a key, its secrets and any grant naming it. ErrNotFound when absent.
+	DeleteKey(ctx context.Context, id string, ev Event) (Revoked, error)
+	// DeleteKeys removes every key matching f (which must name an owner or a resource) in one
+	// transaction, writing one event per key (ev is the template; its Target is filled in).
+	DeleteKeys(ctx context.Context, f KeyFilter, ev Event) (Revoked, error)
+	// ReissueKey gives the key a new secret. Secrets of the key other than the new one stop
+	// working at graceUntil (now, when zero); a grace already running ends at once.
+	ReissueKey(ctx context.Context, id string, secret Secret, graceUntil time.Time, ev Event) (Key, Revoked, error)
+	// TouchKeys records last use times in one batch. Unknown ids are ignored; no event is
+	// written. A time earlier than the stored one is ignored.
+	TouchKeys(ctx context.Context, used map[string]time.Time) error
+
+	// CreateToken stores a personal, admin or bootstrap token.
+	CreateToken(ctx context.Context, t Token, ev Event) error
+	// DeleteTokens removes the tokens that f selects and reports them.
+	DeleteTokens(ctx context.Context, f TokenFilter, ev Event) (Revoked, error)
+
+	// Resolve returns what a secret's SHA-256 hash names, or ErrNotFound. Expired rows are
+	// returned too (the caller tells "expired" from "unknown").
+	Resolve(ctx context.Context, hash Hash) (Resolved, error)
+
+	// InitBootstrap stores the bootstrap token's hash unless the store was ever bootstrapped
+	// before. It reports whether it stored it.
+	InitBootstrap(ctx context.Context, t Token, ev Event) (bool, error)
+	// ResetBootstrap replaces any bootstrap token with t.
+	ResetBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
+
+	// AppendEvents writes audit events that belong to no change (refused credentials).
+	AppendEvents(ctx context.Context, evs []Event) error
+	// ListEvents returns events matching f, newest last, after page's position.
+	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
+}
+
+// Hash is the SHA-256 of a secret. Only hashes are stored.
+type Hash [32]byte
+
+// Page selects a slice of a list ordered by (CreatedAt, ID): the records strictly after the
+// position (AfterCreated, AfterID), at most Limit of them. A zero position starts at the first.
+type Page struct {
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}
+
+// User is a person (or a service account) who can own keys and tokens.
+type User struct {
+	ID    string
+	Email string // as given (trimmed)
+	// EmailNorm is the unique lookup form (see NormalizeEmail).
+	EmailNorm    string
+	Name         string
+	PasswordHash string // PHC string; empty: cannot log in
+	Admin        bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Key formats.
+const (
+	FormatToken     = "token"
+	FormatKeySecret = "key_secret"
+)
+
+// Key is an API key: a personal key (Owner set) or a business key (no owner; Resource and Role
+// set). Its secret lives in a Secret row.
+type Key struct {
+	ID     string
+	Name   string
+	Format string // FormatToken or FormatKeySecret
+	// Prefix is the start of the current token or secret, shown in lists.
+	Prefix string
+	// Owner is the owning user's id; empty for a business key.
+	Owner string
+	// Resource is "type/id" or empty; Role is a role name or empty.
+	Resource     string
+	Role         string
+	Plan         string
+	Metadata     map[string]any
+	AllowedCIDRs []string
+	Credits      *Credits
+	ExpiresAt    *time.Time
+	LastUsedAt   *time.Time
+	CreatedAt    time.Time
+	CreatedBy    string // principal that created it, for the audit trail
+}
+
+// Credits is a key's spendable balance.
+type Credits struct {
+	Remaining int64   `json:"remaining"`
+	Refill    *Refill `json:"refill"`
+}
+
+// Refill tops credits up every interval.
+type Refill struct {
+	Amount   int64  `json:"amount"`
+	Interval string `json:"interval"` // "day" or "month"
+}
+
+// KeyFilter selects keys. Empty fields match everything.
+type KeyFilter struct {
+	Owner    string // user id
+	Resource string // "type/id"
+	// Business selects only keys without an owner.
+	Business bool
+}
+
+// Secret kinds: what a stored hash stands for.
+const (
+	KindKeyToken  = "key_token"  // a key's bearer token
+	KindKeySecret = "key_secret" // a key+secret key's secret (Basic only)
+	KindPersonal  = "personal"   // a personal access token
+	KindAdmin     = "admin"      // an admin token
+	KindBootstrap = "bootstrap"  // the bootstrap admin token
+)
+
+// Secret is a stored secret hash and what it stands for.
+type Secret struct {
+	Hash Hash
+	Kind string
+	// ID is the token id (personal, admin, bootstrap) or the key id.
+	ID string
+	// UserID is the user the secret acts for (personal, admin); for keys it is empty.
+	UserID    string
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	// Prefix is the secret's display prefix (e.g. "lk_AbC123"). CreateKey and ReissueKey store
+	// it as the key's Prefix; it is not stored with the secret.
+	Prefix string
+}
+
+// Token is a personal, admin or bootstrap token, stored as its hash.
+type Token struct {
+	ID        string
+	Kind      string // KindPersonal, KindAdmin, KindBootstrap
+	UserID    string
+	Hash      Hash
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+}
+
+// TokenFilter selects tokens to delete. At least one field must be set.
+type TokenFilter struct {
+	ID     string
+	UserID string
+	Kind   string
+	// ExceptID keeps one token (e.g. the one the caller is using).
+	ExceptID string
+}
+
+// Resolved is what a secret hash names: the secret row and, for key secrets, the key.
+type Resolved struct {
+	Secret Secret
+	Key    *Key
+}
+
+// Revoked lists what a change revoked, so caches can forget it at once.
+type Revoked struct {
+	KeyIDs   []string
+	TokenIDs []string
+	UserIDs  []string
+	// Hashes are secrets that stopped working without their key or token going away (reissue).
+	Hashes []Hash
+}
+
+// Merge adds o's entries to r.
+func (r *Revoked) Merge(o Revoked) {
+	r.KeyIDs = append(r.KeyIDs, o.KeyIDs...)
+	r.TokenIDs = append(r.TokenIDs, o.TokenIDs...)
+	r.UserIDs = append(r.UserIDs, o.UserIDs...)
+	r.Hashes = append(r.Hashes, o.Hashes...)
+}
+
+// Empty reports whether nothing was revoked.
+func (r Revoked) Empty() bool {
+	return len(r.KeyIDs)+len(r.TokenIDs)+len(r.UserIDs)+len(r.Hashes) == 0
+}
+
+// Event is one audit trail entry.
+type Event struct {
+	ID string
+	At time.Time
+	// Actor is the principal ("user:u1", "key:k1") or "bootstrap"; empty when anonymous.
+	Actor string
+	// Credential names the credential used: "<kind>:<id>", e.g. "key:k1", "personal:t1".
+	Credential string
+	Action     string // e.g. "user.create", "key.revoke", "credential.refused"
+	Target     string // e.g. "user:u1", "key:k1", "organization/acme"
+	// Resource is the "type/id" the change belongs to, for queries by resource; may be empty.
+	Resource string
+	Result   string // "success", "denied", "refused"
+	IP       string
+	// Count aggregates identical refused credentials (1 for ordinary events).
+	Count int
+	// Detail is a short non-secret note (e.g. "expired").
+	Detail string
+}
+
+// EventFilter selects audit events. Empty fields match everything.
+type EventFilter struct {
+	Resource string
+	Actor    string
+	Action   string
+}
+
+// NormalizeEmail returns the form of an email address that uniqueness and login compare:
+// trimmed and lower-cased, so "Ann@Example.com " and "ann@example.com" are one account.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
