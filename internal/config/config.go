@@ -390,7 +390,8 @@ func (r *Route) setDefaults() { r.Cost = 1 }
 
 // RequiredPermission is the permission a request with method needs on the route's resource:
 // the route's Permission, PermNone for "none", or, when Permission is empty, PermRead for GET,
-// HEAD and OPTIONS and PermWrite for every other method.
+// HEAD and OPTIONS and PermWrite for every other method. It matters only for a route with a
+// Resource: one without needs PermNone (permission: none) or an admin (admin: true).
 func (r *Route) RequiredPermission(method string) Perms {
 	switch r.Permission {
 	case "":

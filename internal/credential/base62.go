@@ -5,29 +5,6 @@ import "crypto/rand"
 // base62Alphabet is the token alphabet, in digit order: 0-9A-Za-z.
 const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-// base62Value returns the digit value of c in base62Alphabet, or -1 when c is not in it.
-func base62Value(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'A' && c <= 'Z':
-		return int(c-'A') + 10
-	case c >= 'a' && c <= 'z':
-		return int(c-'a') + 36
-	}
-	return -1
-}
-
-// isBase62 reports whether every byte of s is in base62Alphabet.
-func isBase62(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if base62Value(s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // putBase62 writes v into dst in base62, most significant digit first, zero-padded to
 // len(dst). The caller makes dst long enough for v.
 func putBase62(dst []byte, v uint64) {

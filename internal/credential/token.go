@@ -2,7 +2,6 @@ package credential
 
 import (
 	"errors"
-	"hash/crc32"
 	"regexp"
 	"strings"
 )
@@ -65,35 +64,31 @@ func Generate(prefix string) (string, error) {
 // 33 base62 characters (so also a second '_'), or a checksum that does not match. Parse does
 // not allocate.
 func Parse(token string) (prefix string, ok bool) {
-	if len(token) > maxTokenLen {
+	// Neither the prefix nor the body may hold a '_', so the first '_' is the one bodyLen
+	// characters from the end, and everything else is checked character by character.
+	n := len(token) - bodyLen - 1 // length of the prefix
+	if n < 1 || n > MaxPrefixLen || token[n] != '_' {
 		return "", false
 	}
-	i := strings.IndexByte(token, '_')
-	if i < 0 || !ValidPrefix(token[:i]) {
-		return "", false
+	t := tables()
+	var bad uint8 // ORs the table entries: invalidDigit is set if any byte is not allowed
+	for i := 0; i < n; i++ {
+		bad |= t.prefix[token[i]]
 	}
-	body := token[i+1:]
-	if len(body) != bodyLen || !isBase62(body) {
-		return "", false
+	end := n + 1 + RandomLen
+	for i := n + 1; i < end; i++ {
+		bad |= t.digit[token[i]]
 	}
 	var sum uint64
-	for j := RandomLen; j < bodyLen; j++ {
-		sum = sum*62 + uint64(base62Value(body[j]))
+	for i := end; i < len(token); i++ {
+		d := t.digit[token[i]]
+		bad |= d
+		sum = sum*62 + uint64(d)
 	}
-	if sum != uint64(checksum(token[:i+1+RandomLen])) {
+	if bad&invalidDigit != 0 || sum != uint64(checksum(token[:end])) {
 		return "", false
 	}
-	return token[:i], true
-}
-
-// checksum is CRC32-IEEE of s, computed on the string itself so that it never allocates.
-func checksum(s string) uint32 {
-	tab := crc32.IEEETable
-	crc := ^uint32(0)
-	for i := 0; i < len(s); i++ {
-		crc = tab[byte(crc)^s[i]] ^ (crc >> 8)
-	}
-	return ^crc
+	return token[:n], true
 }
 
 // DisplayPrefix returns the part of a token shown in key lists: the token up to and including

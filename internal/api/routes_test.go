@@ -1,0 +1,79 @@
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/cache"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
+)
+
+// newTestHandler builds the native API over a fresh SQLite store.
+func newTestHandler(t *testing.T) *Handler {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st := cache.New(db, cache.Options{})
+	sources, err := authn.NewSources([]authn.SourceSpec{{Type: authn.SourceBearer}, {Type: authn.SourceBasic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := authn.Prefixes{Key: "lk", Secret: "lks", Personal: "lp", Admin: "la", Bootstrap: "lb"}
+	h, err := New(Options{
+		Store:    st,
+		Resolver: authn.NewResolver(st, prefixes, nil),
+		Sources:  sources,
+		Authz:    authz.New(st),
+		Hasher:   credential.NewArgon2(credential.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
+		Prefixes: prefixes,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestEveryRouteDeclaresAPolicy walks the route table: every route has a policy, and every
+// route whose policy needs a credential refuses a request without one (default deny).
+func TestEveryRouteDeclaresAPolicy(t *testing.T) {
+	h := newTestHandler(t)
+	routes := h.Routes()
+	if len(routes) == 0 {
+		t.Fatal("no routes")
+	}
+	for _, rt := range routes {
+		name := rt.Method + " " + rt.FullPath(h.Prefix())
+		if rt.Policy == nil {
+			t.Errorf("%s declares no policy", name)
+			continue
+		}
+		if !rt.Policy.NeedsCredential() {
+			if rt.Policy != authz.Public {
+				t.Errorf("%s: only the Public policy may go without a credential", name)
+			}
+			continue
+		}
+		path := strings.NewReplacer("{id}", "x").Replace(rt.FullPath(h.Prefix()))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(rt.Method, path, nil))
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s without a credential: %d, want 401", name, rec.Code)
+		}
+	}
+}
+
+func TestRouteWithoutPolicyIsRefused(t *testing.T) {
+	h := newTestHandler(t)
+	_, err := h.buildMux([]Route{{Method: "GET", Path: "/x", Handle: h.healthz}})
+	if err == nil {
+		t.Fatal("a route without a policy was accepted")
+	}
+}

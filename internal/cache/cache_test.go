@@ -1,0 +1,215 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
+)
+
+// counting is a real store that counts Resolve calls and can hold one until released.
+type counting struct {
+	store.Store
+	calls atomic.Int64
+	hold  chan struct{} // when non-nil, Resolve waits for it after reading
+}
+
+func (c *counting) Resolve(ctx context.Context, h store.Hash) (store.Resolved, error) {
+	c.calls.Add(1)
+	res, err := c.Store.Resolve(ctx, h)
+	if c.hold != nil {
+		<-c.hold
+	}
+	return res, err
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func setup(t *testing.T, opts Options) (*Store, *counting, *clock) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	opts.Now = clk.now
+	cnt := &counting{Store: db}
+	return New(cnt, opts), cnt, clk
+}
+
+func newKey(t *testing.T, c *Store, id, owner string) store.Hash {
+	t.Helper()
+	ctx := t.Context()
+	if owner != "" {
+		if _, err := c.GetUser(ctx, owner); errors.Is(err, store.ErrNotFound) {
+			if err := c.CreateUser(ctx, store.User{ID: owner, Email: owner + "@example.com", EmailNorm: owner + "@example.com"}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tok, err := credential.Generate("lk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := credential.Hash(tok)
+	k := store.Key{ID: id, Name: id, Format: store.FormatToken, Owner: owner}
+	if err := c.CreateKey(ctx, k, store.Secret{Hash: h, Kind: store.KindKeyToken, ID: id}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestKnownKeyTouchesTheStoreOnce(t *testing.T) {
+	c, cnt, _ := setup(t, Options{TTL: time.Minute})
+	h := newKey(t, c, "k1", "u1")
+	for i := 0; i < 5; i++ {
+		res, err := c.Resolve(t.Context(), h)
+		if err != nil || res.Key == nil || res.Key.ID != "k1" {
+			t.Fatalf("Resolve = %+v, %v", res, err)
+		}
+	}
+	if n := cnt.calls.Load(); n != 1 {
+		t.Fatalf("store asked %d times, want 1", n)
+	}
+}
+
+func TestRevokingWritesClearTheEntryAtOnce(t *testing.T) {
+	tests := []struct {
+		name   string
+		revoke func(t *testing.T, c *Store)
+	}{
+		{"DeleteKey", func(t *testing.T, c *Store) {
+			if _, err := c.DeleteKey(t.Context(), "k1", store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"DeleteKeys by owner", func(t *testing.T, c *Store) {
+			if _, err := c.DeleteKeys(t.Context(), store.KeyFilter{Owner: "u1"}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"DeleteUser", func(t *testing.T, c *Store) {
+			if _, err := c.DeleteUser(t.Context(), "u1", store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"ReissueKey", func(t *testing.T, c *Store) {
+			tok, _ := credential.Generate("lk")
+			s := store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k1"}
+			if _, _, err := c.ReissueKey(t.Context(), "k1", s, time.Time{}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _, _ := setup(t, Options{TTL: time.Hour})
+			h := newKey(t, c, "k1", "u1")
+			if _, err := c.Resolve(t.Context(), h); err != nil {
+				t.Fatal(err)
+			}
+			tt.revoke(t, c)
+			if _, err := c.Resolve(t.Context(), h); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("after %s, Resolve = %v, want ErrNotFound", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestUpdateKeyRefreshesTheEntry(t *testing.T) {
+	c, _, _ := setup(t, Options{TTL: time.Hour})
+	h := newKey(t, c, "k1", "u1")
+	if _, err := c.Resolve(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateKey(t.Context(), "k1", func(k *store.Key) error {
+		k.AllowedCIDRs = []string{"10.0.0.0/8"}
+		return nil
+	}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Resolve(t.Context(), h)
+	if err != nil || len(res.Key.AllowedCIDRs) != 1 {
+		t.Fatalf("after UpdateKey, Resolve = %+v, %v", res.Key, err)
+	}
+}
+
+func TestNegativeCache(t *testing.T) {
+	c, cnt, clk := setup(t, Options{NegativeTTL: 2 * time.Second})
+	unknown := credential.Hash("lk_nothing")
+	for i := 0; i < 10; i++ {
+		if _, err := c.Resolve(t.Context(), unknown); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if n := cnt.calls.Load(); n != 1 {
+		t.Fatalf("a flood of one unknown hash asked the store %d times, want 1", n)
+	}
+	clk.add(3 * time.Second)
+	_, _ = c.Resolve(t.Context(), unknown)
+	if n := cnt.calls.Load(); n != 2 {
+		t.Fatalf("after the negative TTL the store was asked %d times in all, want 2", n)
+	}
+}
+
+func TestPositiveEntriesLiveAtMostTheTTL(t *testing.T) {
+	c, cnt, clk := setup(t, Options{TTL: time.Second})
+	h := newKey(t, c, "k1", "")
+	_, _ = c.Resolve(t.Context(), h)
+	clk.add(1500 * time.Millisecond)
+	_, _ = c.Resolve(t.Context(), h)
+	if n := cnt.calls.Load(); n != 2 {
+		t.Fatalf("store asked %d times, want 2 (the entry outlived its TTL)", n)
+	}
+}
+
+func TestSizeIsBounded(t *testing.T) {
+	c, _, _ := setup(t, Options{Size: 3, NegativeTTL: time.Hour})
+	for i := 0; i < 10; i++ {
+		_, _ = c.Resolve(t.Context(), credential.Hash(string(rune('a'+i))))
+	}
+	if n := c.Len(); n != 3 {
+		t.Fatalf("Len = %d, want 3", n)
+	}
+}
+
+// TestInvalidationDuringLookupIsNotUndone: a lookup that read the store before a revocation
+// and returns after it must not put the revoked credential back into the cache.
+func TestInvalidationDuringLookupIsNotUndone(t *testing.T) {
+	c, cnt, _ := setup(t, Options{TTL: time.Hour})
+	h := newKey(t, c, "k1", "u1")
+	cnt.hold = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Resolve(context.Background(), h) // reads the live key, then waits
+	}()
+	// Wait until the lookup has read the store.
+	for cnt.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Invalidate(store.Revoked{KeyIDs: []string{"k1"}})
+	close(cnt.hold)
+	<-done
+	cnt.hold = nil
+	if n := c.Len(); n != 0 {
+		t.Fatalf("the raced lookup filled the cache (%d entries)", n)
+	}
+}
