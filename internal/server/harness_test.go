@@ -67,6 +67,8 @@ type startOpts struct {
 	clock   *fakeClock
 	mutate  func(*config.Config)
 	logJSON bool
+	// active, when set, receives a value each time a connection turns active.
+	active chan struct{}
 }
 
 // testConfig is the built-in default with cheap password hashing and the data in dir.
@@ -110,6 +112,16 @@ func start(t *testing.T, o startOpts) *instance {
 	}
 	if o.clock != nil {
 		opts.Now = o.clock.Now
+	}
+	if o.active != nil {
+		opts.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateActive {
+				select {
+				case o.active <- struct{}{}:
+				default:
+				}
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

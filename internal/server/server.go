@@ -53,6 +53,9 @@ type Options struct {
 	// Hasher overrides the password hasher built from the config (tests use cheap parameters
 	// through the config instead; this is for injecting a counting hasher).
 	Hasher credential.Hasher
+	// ConnState, when set, is the http.Server's connection-state hook (tests use it to know a
+	// request is in flight).
+	ConnState func(net.Conn, http.ConnState)
 	// Started, when set, is called with the address being served once the server accepts
 	// connections.
 	Started func(addr string)
@@ -160,6 +163,7 @@ func Run(ctx context.Context, o Options) error {
 		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:         o.ConnState,
 	}
 	tlsOn := cfg.Server.TLSCert != ""
 	if tlsOn {
