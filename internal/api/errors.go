@@ -9,6 +9,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -92,6 +93,10 @@ func asError(err error) *Error {
 		return badRequest("%s.", upperFirst(err.Error()))
 	case errors.Is(err, store.ErrConflict):
 		return conflict("The id is already taken.")
+	case errors.Is(err, store.ErrInvalid):
+		return badRequest("The change is not possible.")
+	case errors.Is(err, credential.ErrBusy):
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "Too many password checks are in progress; try again in a moment.", RetryAfter: 1}
 	case errors.Is(err, store.ErrUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "The service is temporarily unavailable.", Err: err, RetryAfter: 1}
 	}
@@ -122,7 +127,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hdr := w.Header()
 	switch e.Status {
 	case http.StatusUnauthorized:
-		if e.Code == CodeUnauthenticated {
+		if e.Code == CodeUnauthenticated || e.Code == CodeInvalidCreds {
+			// A failed login presented no token, so the challenge names none (RFC 6750 §3).
 			hdr.Set("WWW-Authenticate", `Bearer realm="lanyard"`)
 		} else {
 			hdr.Set("WWW-Authenticate", `Bearer realm="lanyard", error="invalid_token"`)

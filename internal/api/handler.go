@@ -15,8 +15,10 @@ import (
 	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/throttle"
 )
 
 // Options are the native API's dependencies and settings.
@@ -40,6 +42,8 @@ type Options struct {
 	Prefixes authn.Prefixes
 	// DefaultKeyFormat is "token" or "key_secret".
 	DefaultKeyFormat string
+	// Schema is the resource types and which may parent which.
+	Schema config.Schema
 	// Plans are the configured plan names a key may name.
 	Plans []string
 	// TrustedProxies may set X-Forwarded-For.
@@ -48,6 +52,20 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Fallback serves requests no route matches (the gateway); nil: 404.
 	Fallback http.Handler
+
+	// PasswordParams are the configured argon2id parameters: a login rehashes a stored hash
+	// made with others, and verifies an unknown email against a dummy hash made with these
+	// (zero: credential.DefaultParams).
+	PasswordParams credential.Params
+	// HashConcurrency bounds the password hashings in progress at once (0: the number of
+	// CPUs); HashQueueTimeout is how long one waits for its turn before the answer is 429
+	// (0: 2 s).
+	HashConcurrency  int
+	HashQueueTimeout time.Duration
+	// PersonalTTL is the lifetime of a personal access token from login (0: 24 h).
+	PersonalTTL time.Duration
+	// Login throttles failed logins; zero fields take throttle's defaults, Now defaults to Now.
+	Login throttle.Config
 }
 
 // Handler is the native API.
@@ -67,8 +85,10 @@ type Handler struct {
 	defaultFormat string
 	trusted       []netip.Prefix
 	plans         map[string]bool
+	schema        config.Schema
 	ready         func(ctx context.Context) error
 	fallback      http.Handler
+	pw            passwords // login: see login.go
 
 	routes []Route
 	mux    *http.ServeMux
@@ -96,6 +116,7 @@ func New(o Options) (*Handler, error) {
 		trusted:       o.TrustedProxies,
 		ready:         o.Ready,
 		fallback:      o.Fallback,
+		schema:        o.Schema,
 	}
 	if len(o.Plans) > 0 {
 		h.plans = make(map[string]bool, len(o.Plans))
@@ -117,6 +138,9 @@ func New(o Options) (*Handler, error) {
 	}
 	if h.defaultFormat == "" {
 		h.defaultFormat = store.FormatToken
+	}
+	if err := h.initPasswords(o); err != nil {
+		return nil, err
 	}
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)

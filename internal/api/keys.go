@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -107,14 +109,12 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Resource != "" || req.Role != "" {
-		return badRequest("resource and role are not supported by this server yet.")
-	}
-	owner, err := h.authz.KeyOwner(id, req.Owner)
+	ctx := r.Context()
+	k, err := h.keyScope(ctx, id, req)
 	if err != nil {
 		return err
 	}
-	k := store.Key{ID: req.ID, Owner: owner, Format: req.Format, CreatedAt: h.clock(), CreatedBy: id.Principal()}
+	k.ID, k.Format, k.CreatedAt, k.CreatedBy = req.ID, req.Format, h.clock(), id.Principal()
 	if k.CreatedBy == "" {
 		k.CreatedBy = id.Type
 	}
@@ -158,8 +158,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	if k.Credits, err = validCredits(req.Credits); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	if owner != "" && owner != id.UserID {
+	if owner := k.Owner; owner != "" && owner != id.UserID {
 		// Only an admin gets here (authz.KeyOwner); the owner must exist.
 		if _, err := h.store.GetUser(ctx, owner); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -182,6 +181,74 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	h.writeJSON(w, http.StatusCreated, issued(k, secret), "Key created")
 	return nil
+}
+
+// keyScope decides what a new key is: a business key (resource and role, no owner) owned by its
+// resource, or a personal key of its owner, optionally confined to a resource and capped to a
+// role. Nobody creates a key that could do more than they can: a business key needs manage on
+// its resource and a role within the caller's own permissions there; a key that is itself
+// limited creates only keys within its limits.
+func (h *Handler) keyScope(ctx context.Context, id *authn.Identity, req createKeyRequest) (store.Key, error) {
+	var k store.Key
+	var rolePerms config.Perms
+	if req.Role != "" {
+		p, ok := h.authz.RolePerms(req.Role)
+		if !ok {
+			return k, badRequest("role %q is not a role of this server.", req.Role)
+		}
+		k.Role, rolePerms = req.Role, p
+	}
+	if req.Resource != "" {
+		ref, err := h.parseRef("resource", req.Resource)
+		if err != nil {
+			return k, err
+		}
+		k.Resource = ref
+	}
+	if k.Resource != "" && k.Role != "" && req.Owner == "" {
+		// A business key: it outlives its creator and acts as key:<id> through its own grant.
+		if err := h.authz.Require(ctx, id, config.PermManage, k.Resource); err != nil {
+			return k, err
+		}
+		if err := h.noStronger(ctx, id, k.Resource, rolePerms); err != nil {
+			return k, err
+		}
+		return k, nil
+	}
+	owner, err := h.authz.KeyOwner(id, req.Owner)
+	if err != nil {
+		return k, err
+	}
+	k.Owner = owner
+	if k.Resource != "" {
+		// Confining a key to a resource the caller cannot see would reveal that it exists.
+		if ok, err := h.authz.Can(ctx, id, config.PermRead, k.Resource); err != nil {
+			return k, err
+		} else if !ok {
+			return k, notFound("The resource was")
+		}
+	}
+	// A limited personal key creates keys only within its own limits.
+	if id.Type == authn.TypeKey && id.Key != nil && id.Key.Owner != "" {
+		if lim := id.Key.Resource; lim != "" {
+			inside := false
+			if k.Resource != "" {
+				if inside, err = h.authz.Within(ctx, k.Resource, lim); err != nil {
+					return k, err
+				}
+			}
+			if !inside {
+				return k, forbidden("This key is confined to " + lim + "; a key it creates must be too.")
+			}
+		}
+		if lim := id.Key.Role; lim != "" {
+			limPerms, _ := h.authz.RolePerms(lim)
+			if k.Role == "" || !limPerms.Has(rolePerms) {
+				return k, forbidden("This key is capped to the role " + lim + "; a key it creates must be too.")
+			}
+		}
+	}
+	return k, nil
 }
 
 // newSecret makes a key's secret: a token for the token format, the secret half of a pair for
@@ -287,20 +354,17 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 	id := authn.FromContext(r.Context())
 	q := r.URL.Query()
-	if q.Get("resource") != "" {
-		return badRequest("resource filters are not supported by this server yet.")
-	}
-	owner, err := h.authz.KeyListOwner(id, q.Get("owner"))
+	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"))
 	if err != nil {
 		return err
 	}
-	page, fp, err := pageFrom(q, "owner="+owner)
+	page, fp, err := pageFrom(q, "owner="+q.Get("owner"), "resource="+q.Get("resource"))
 	if err != nil {
 		return err
 	}
 	limit := page.Limit
 	page.Limit++
-	keys, err := h.store.ListKeys(r.Context(), store.KeyFilter{Owner: owner}, page)
+	keys, err := h.store.ListKeys(r.Context(), f, page)
 	if err != nil {
 		return err
 	}
@@ -421,29 +485,59 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleteKeys revokes every key of an owner (?owner=user:<id>) at once.
+// keySelection decides which keys a list or bulk revoke covers: ?owner=user:<id> (oneself, or
+// anyone for an admin) and/or ?resource=type/id (the keys scoped to that resource and below it,
+// for its managers).
+func (h *Handler) keySelection(ctx context.Context, id *authn.Identity, owner, resource string) (store.KeyFilter, error) {
+	var f store.KeyFilter
+	if resource != "" {
+		ref, err := h.parseRef("resource", resource)
+		if err != nil {
+			return f, err
+		}
+		if err := h.authz.Require(ctx, id, config.PermManage, ref); err != nil {
+			return f, err
+		}
+		f.Within = []string{ref}
+		if owner == "" {
+			return f, nil
+		}
+		uid, ok := strings.CutPrefix(owner, "user:")
+		if !ok || uid == "" {
+			return f, badRequest(`owner must be written "user:<id>".`)
+		}
+		f.Owner = uid
+		return f, nil
+	}
+	uid, err := h.authz.KeyListOwner(id, owner)
+	if err != nil {
+		return f, err
+	}
+	f.Owner = uid
+	return f, nil
+}
+
+// deleteKeys revokes every key of an owner (?owner=user:<id>) or of a resource
+// (?resource=type/id and below) at once.
 func (h *Handler) deleteKeys(w http.ResponseWriter, r *http.Request) error {
 	id := authn.FromContext(r.Context())
 	q := r.URL.Query()
-	if q.Get("resource") != "" {
-		return badRequest("resource filters are not supported by this server yet.")
+	if q.Get("owner") == "" && q.Get("resource") == "" {
+		return badRequest("Name whose keys to revoke: ?owner=user:<id> or ?resource=type/id.")
 	}
-	if q.Get("owner") == "" {
-		return badRequest("Name whose keys to revoke: ?owner=user:<id>.")
-	}
-	owner, err := h.authz.KeyListOwner(id, q.Get("owner"))
+	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"))
 	if err != nil {
 		return err
 	}
-	if owner != "" {
-		if _, err := h.store.GetUser(r.Context(), owner); err != nil {
+	if f.Owner != "" {
+		if _, err := h.store.GetUser(r.Context(), f.Owner); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return notFound("The owner was")
 			}
 			return err
 		}
 	}
-	if _, err := h.store.DeleteKeys(r.Context(), store.KeyFilter{Owner: owner}, h.event(r, "key.revoke", "", "")); err != nil {
+	if _, err := h.store.DeleteKeys(r.Context(), f, h.event(r, "key.revoke", "", "")); err != nil {
 		return err
 	}
 	h.writeJSON(w, http.StatusNoContent, nil, "")

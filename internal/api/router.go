@@ -243,7 +243,11 @@ func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState,
 		attrs = append(attrs, slog.String("route", st.route))
 	}
 	if id := st.identity; id != nil {
-		attrs = append(attrs, slog.String("principal", id.Principal()), slog.String("credential", id.CredentialName()))
+		p := id.Principal()
+		if p == "" {
+			p = id.Type // the bootstrap token acts as no principal
+		}
+		attrs = append(attrs, slog.String("principal", p), slog.String("credential", id.CredentialName()))
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/config"
 )
 
 // table is the native API's route table. Every route names its policy; the router refuses to
@@ -28,5 +29,29 @@ func (h *Handler) table() []Route {
 		{Method: http.MethodPatch, Path: "/keys/{id}", Policy: authz.KeyParam{Param: "id"}, Message: "Key updated", Handle: h.patchKey},
 		{Method: http.MethodDelete, Path: "/keys/{id}", Policy: authz.KeyParam{Param: "id"}, Handle: h.deleteKey},
 		{Method: http.MethodPost, Path: "/keys/{id}/reissue", Policy: authz.KeyParam{Param: "id"}, Message: "Key reissued", Handle: h.reissueKey},
+
+		{Method: http.MethodPost, Path: "/users/{id}/admin", Policy: authz.Admin, Message: "User promoted", Handle: h.promote},
+		{Method: http.MethodDelete, Path: "/users/{id}/admin", Policy: authz.Admin, Handle: h.demote},
+
+		{Method: http.MethodPost, Path: "/resources", Policy: authz.Delegated{Decider: "Require manage on the parent"}, Message: "Resource created", Handle: h.createResource},
+		{Method: http.MethodGet, Path: "/resources", Policy: authz.Delegated{Decider: "Roots read"}, Handle: h.listResources},
+		{Method: http.MethodGet, Path: "/resources/{type}/{id}", Policy: authz.ResourceParam{Perm: config.PermRead}, Handle: h.getResource},
+		{Method: http.MethodPatch, Path: "/resources/{type}/{id}", Policy: authz.ResourceParam{Perm: config.PermManage}, Message: "Resource updated", Handle: h.patchResource},
+		{Method: http.MethodDelete, Path: "/resources/{type}/{id}", Policy: authz.ResourceParam{Perm: config.PermManage}, Handle: h.deleteResource},
+		{Method: http.MethodGet, Path: "/resources/{type}/{id}/grants", Policy: authz.ResourceParam{Perm: config.PermManage}, Handle: h.listGrants},
+		{Method: http.MethodPut, Path: "/resources/{type}/{id}/grants/{principal}", Policy: authz.ResourceParam{Perm: config.PermManage}, Message: "Grant saved", Handle: h.putGrant},
+		{Method: http.MethodDelete, Path: "/resources/{type}/{id}/grants/{principal}", Policy: authz.ResourceParam{Perm: config.PermManage}, Handle: h.deleteGrant},
+		{Method: http.MethodPost, Path: "/check", Policy: authz.Delegated{Decider: "Can / Explain"}, Handle: h.check},
+
+		{Method: http.MethodGet, Path: "/audit", Policy: authz.Delegated{Decider: "Require manage on ?resource=, else Admin"}, Handle: h.listAudit},
+
+		{Method: http.MethodGet, Path: "/tokens/business", Policy: authz.Delegated{Decider: "Roots manage"}, Handle: h.listBusinessKeys},
+		{Method: http.MethodDelete, Path: "/tokens/business", Policy: authz.Delegated{Decider: "Roots manage"}, Handle: h.deleteBusinessKeys},
+		{Method: http.MethodDelete, Path: "/tokens/business/{id}", Policy: authz.KeyParam{Param: "id"}, Handle: h.deleteBusinessKey},
+
+		{Method: http.MethodPost, Path: "/auth/login", Policy: authz.Public, Message: "Successfully authenticated", Handle: h.login},
+		{Method: http.MethodDelete, Path: "/tokens/personal", Policy: authz.Authenticated, Handle: h.revokePersonal},
+		{Method: http.MethodDelete, Path: "/tokens/personal/all", Policy: authz.Authenticated, Handle: h.revokeAllPersonal},
+		{Method: http.MethodPost, Path: "/tokens/revoke", Policy: authz.Public, Message: "Revocation request received", Handle: h.revokeLeaked},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/cache"
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
@@ -31,7 +32,8 @@ func newTestHandler(t *testing.T) *Handler {
 		Store:    st,
 		Resolver: authn.NewResolver(st, prefixes, nil),
 		Sources:  sources,
-		Authz:    authz.New(st),
+		Authz:    authz.New(st, st, config.BuiltinRoles()),
+		Schema:   config.Default().Schema,
 		Hasher:   credential.NewArgon2(credential.Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
 		Prefixes: prefixes,
 	})
@@ -61,7 +63,7 @@ func TestEveryRouteDeclaresAPolicy(t *testing.T) {
 			}
 			continue
 		}
-		path := strings.NewReplacer("{id}", "x").Replace(rt.FullPath(h.Prefix()))
+		path := strings.NewReplacer("{id}", "x", "{type}", "organization", "{principal}", "user:x").Replace(rt.FullPath(h.Prefix()))
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(rt.Method, path, nil))
 		if rec.Code != http.StatusUnauthorized {

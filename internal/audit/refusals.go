@@ -24,6 +24,7 @@ const ActionRefused = "credential.refused"
 const maxPending = 10_000
 
 type refusalKey struct {
+	action                  string
 	ip, fingerprint, reason string
 	minute                  int64
 }
@@ -60,11 +61,18 @@ func Fingerprint(secret string) string {
 
 // Record counts one refused credential.
 func (r *Refusals) Record(ip, secret, reason string) {
-	k := refusalKey{ip: ip, fingerprint: Fingerprint(secret), reason: reason, minute: r.now().Unix() / 60}
+	r.RecordEvent(ActionRefused, ip, Fingerprint(secret), reason)
+}
+
+// RecordEvent counts one refusal of another kind (a failed or throttled login), aggregated like
+// refused credentials: per action, client address, target, detail and minute. target and detail
+// must hold no secret; name one by its Fingerprint.
+func (r *Refusals) RecordEvent(action, ip, target, detail string) {
+	k := refusalKey{action: action, ip: ip, fingerprint: target, reason: detail, minute: r.now().Unix() / 60}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.pending[k]; !ok && len(r.pending) >= maxPending {
-		k = refusalKey{fingerprint: "overflow", reason: "many distinct refusals", minute: k.minute}
+		k = refusalKey{action: action, fingerprint: "overflow", reason: "many distinct refusals", minute: k.minute}
 	}
 	r.pending[k]++
 }
@@ -82,7 +90,7 @@ func (r *Refusals) Flush(ctx context.Context) error {
 	for k, n := range batch {
 		evs = append(evs, store.Event{
 			At:     time.Unix(k.minute*60, 0).UTC(),
-			Action: ActionRefused,
+			Action: k.action,
 			Target: k.fingerprint,
 			Result: "refused",
 			IP:     k.ip,

@@ -31,11 +31,16 @@ type Identity struct {
 	Key *store.Key
 	// Source is the kind of source the credential came from.
 	Source string
+	// principal caches Principal() when the resolver knew it already.
+	principal string
 }
 
 // Principal is the principal the credential acts as: "user:<id>" for personal credentials,
 // "key:<id>" for a business key, "" for the bootstrap token.
 func (id *Identity) Principal() string {
+	if id.principal != "" {
+		return id.principal
+	}
 	switch {
 	case id.UserID != "":
 		return "user:" + id.UserID
@@ -169,6 +174,7 @@ func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 	if basic && id.Type != TypeKey {
 		return Identity{}, errWrongUse
 	}
+	id.principal = res.Principal
 	return id, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -68,12 +69,19 @@ type UserParam struct{ Param string }
 func (UserParam) NeedsCredential() bool { return true }
 func (p UserParam) String() string      { return "user{" + p.Param + "}" }
 
-// KeyParam is the rule for /keys/{param}: the key's owner (or the business key itself) or an
-// admin. Anyone else may not see the key (404).
+// KeyParam is the rule for /keys/{param}: the key's owner, the business key itself, a manager
+// of a business key's resource, or an admin. Anyone else may not see the key (404).
 type KeyParam struct{ Param string }
 
 func (KeyParam) NeedsCredential() bool { return true }
 func (p KeyParam) String() string      { return "key{" + p.Param + "}" }
+
+// ResourceParam is the rule for /resources/{type}/{id}…: the caller needs Perm on that
+// resource; one that may not read it gets 404, one that may read it but lacks Perm gets 403.
+type ResourceParam struct{ Perm config.Perms }
+
+func (ResourceParam) NeedsCredential() bool { return true }
+func (p ResourceParam) String() string      { return "resource{" + p.Perm.String() + "}" }
 
 // Delegated routes need a valid credential; what they may do depends on the request body or
 // query, and the handler asks the Authorizer method named in Decider.
@@ -82,13 +90,28 @@ type Delegated struct{ Decider string }
 func (Delegated) NeedsCredential() bool { return true }
 func (d Delegated) String() string      { return "delegated{" + d.Decider + "}" }
 
-// Authorizer evaluates policies.
+// Authorizer evaluates policies and checks permissions on the resource tree.
 type Authorizer struct {
 	store store.Store
+	tree  Tree
+	roles map[string]config.Perms
 }
 
-// New returns an Authorizer reading what it needs from s.
-func New(s store.Store) *Authorizer { return &Authorizer{store: s} }
+// New returns an Authorizer reading records from s and the tree and grants from tree (both
+// usually the same cache.Store), with the roles of the config.
+func New(s store.Store, tree Tree, roles map[string]config.Role) *Authorizer {
+	a := &Authorizer{store: s, tree: tree, roles: make(map[string]config.Perms, len(roles))}
+	for name, r := range roles {
+		a.roles[name] = r.Perms
+	}
+	return a
+}
+
+// RolePerms returns the permissions of a role and whether it exists.
+func (a *Authorizer) RolePerms(role string) (config.Perms, bool) {
+	p, ok := a.roles[role]
+	return p, ok
+}
 
 // Evaluate decides whether the caller (nil when no credential was presented) may call a route
 // with policy p for request r.
@@ -112,6 +135,8 @@ func (a *Authorizer) Evaluate(ctx context.Context, id *authn.Identity, p Policy,
 		return err
 	case KeyParam:
 		return a.keyAccess(ctx, id, r.PathValue(p.Param))
+	case ResourceParam:
+		return a.Require(ctx, id, p.Perm, r.PathValue("type")+"/"+r.PathValue("id"))
 	}
 	return ErrForbidden // an unknown policy denies
 }
@@ -147,6 +172,13 @@ func (a *Authorizer) keyAccess(ctx context.Context, id *authn.Identity, keyID st
 	}
 	if k.Owner == "" && id.Type == authn.TypeKey && id.UserID == "" && id.ID == k.ID {
 		return nil // a business key may see and revoke itself
+	}
+	if k.Owner == "" && k.Resource != "" {
+		// A business key belongs to its resource: its managers may see and revoke it.
+		ok, err := a.Can(ctx, id, config.PermManage, k.Resource)
+		if err != nil || ok {
+			return err
+		}
 	}
 	return ErrHidden
 }

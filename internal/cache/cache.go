@@ -41,6 +41,9 @@ type Store struct {
 	index map[string]map[store.Hash]struct{}
 	// gen counts invalidations; a lookup that raced one does not fill the cache.
 	gen uint64
+
+	// tree caches resources and grants for authorization (tree.go).
+	tree tree
 }
 
 type entry struct {
@@ -71,6 +74,7 @@ func New(s store.Store, opts Options) *Store {
 		opts:    opts,
 		entries: make(map[store.Hash]*entry),
 		index:   make(map[string]map[store.Hash]struct{}),
+		tree:    newTree(),
 	}
 }
 
@@ -91,6 +95,7 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 	res, err := c.Store.Resolve(ctx, h)
 	switch {
 	case err == nil:
+		res.Principal = store.PrincipalOf(res) // computed once, not on every hit
 		c.fill(h, gen, &entry{res: res, until: now.Add(c.opts.TTL), tags: tagsOf(res)})
 	case errors.Is(err, store.ErrNotFound):
 		c.fill(h, gen, &entry{negative: true, until: now.Add(c.opts.NegativeTTL)})
@@ -155,7 +160,8 @@ func (c *Store) removeLocked(h store.Hash) {
 	}
 }
 
-// Invalidate drops every entry that r names. It is what a cross-node notification calls.
+// Invalidate drops every credential entry that r names. It is what a cross-node notification
+// calls (with ClearTree).
 func (c *Store) Invalidate(r store.Revoked) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -196,6 +202,7 @@ func (c *Store) Len() int {
 
 func (c *Store) DeleteUser(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteUser(ctx, id, ev)
+	c.ClearTree() // the user's grants went with it
 	c.afterWrite(r, store.Revoked{UserIDs: []string{id}})
 	return r, err
 }
@@ -211,6 +218,9 @@ func (c *Store) SetAdmin(ctx context.Context, userID string, t *store.Token, ev 
 
 func (c *Store) CreateKey(ctx context.Context, k store.Key, s store.Secret, ev store.Event) error {
 	err := c.Store.CreateKey(ctx, k, s, ev)
+	if k.Owner == "" {
+		c.ClearTree() // a business key's grant was written with it
+	}
 	c.forget(s.Hash)
 	return err
 }
@@ -223,12 +233,14 @@ func (c *Store) UpdateKey(ctx context.Context, id string, fn func(*store.Key) er
 
 func (c *Store) DeleteKey(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteKey(ctx, id, ev)
+	c.ClearTree() // and any grant naming the key
 	c.afterWrite(r, store.Revoked{KeyIDs: []string{id}})
 	return r, err
 }
 
 func (c *Store) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteKeys(ctx, f, ev)
+	c.ClearTree()
 	c.afterWrite(r, store.Revoked{})
 	return r, err
 }

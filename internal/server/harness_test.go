@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
 )
 
 const testBootstrap = "test-bootstrap-token-0123456789abcdef"
@@ -69,6 +70,8 @@ type startOpts struct {
 	logJSON bool
 	// active, when set, receives a value each time a connection turns active.
 	active chan struct{}
+	// hasher, when set, replaces the password hasher built from the config.
+	hasher credential.Hasher
 }
 
 // testConfig is the built-in default with cheap password hashing and the data in dir.
@@ -112,6 +115,9 @@ func start(t *testing.T, o startOpts) *instance {
 	}
 	if o.clock != nil {
 		opts.Now = o.clock.Now
+	}
+	if o.hasher != nil {
+		opts.Hasher = o.hasher
 	}
 	if o.active != nil {
 		opts.ConnState = func(_ net.Conn, s http.ConnState) {

@@ -27,6 +27,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
+	"github.com/lanyardhq/lanyard/internal/throttle"
 )
 
 // BootstrapEnv names the variable that sets the bootstrap admin token.
@@ -254,15 +255,16 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	}
 	resolver := authn.NewResolver(st, prefixes, o.Now)
 	refusals := audit.NewRefusals(st, o.Now, log)
+	pwParams := credential.Params{
+		MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
+		Iterations:  uint32(cfg.Passwords.Iterations),
+		Parallelism: uint8(cfg.Passwords.Parallelism),
+		SaltLen:     16,
+		KeyLen:      32,
+	}
 	hasher := o.Hasher
 	if hasher == nil {
-		hasher = credential.NewArgon2(credential.Params{
-			MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
-			Iterations:  uint32(cfg.Passwords.Iterations),
-			Parallelism: uint8(cfg.Passwords.Parallelism),
-			SaltLen:     16,
-			KeyLen:      32,
-		})
+		hasher = credential.NewArgon2(pwParams)
 	}
 	var plans []string
 	for name := range cfg.Plans {
@@ -272,7 +274,8 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		Store:            st,
 		Resolver:         resolver,
 		Sources:          sources,
-		Authz:            authz.New(st),
+		Authz:            authz.New(st, st, cfg.Roles),
+		Schema:           cfg.Schema,
 		Hasher:           hasher,
 		Refusals:         refusals,
 		Logger:           log,
@@ -284,6 +287,15 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		DefaultKeyFormat: cfg.Keys.DefaultFormat,
 		Plans:            plans,
 		TrustedProxies:   cfg.Server.TrustedPrefixes(),
+		PasswordParams:   pwParams,
+		HashConcurrency:  cfg.Passwords.MaxConcurrent,
+		HashQueueTimeout: cfg.Passwords.QueueTimeout,
+		PersonalTTL:      cfg.Tokens.PersonalTTL,
+		Login: throttle.Config{
+			MaxFailures:     cfg.Login.MaxFailures,
+			Lockout:         cfg.Login.Lockout,
+			AddrMaxFailures: cfg.Login.IPMaxFailures,
+		},
 	})
 	return h, resolver, refusals, err
 }

@@ -26,6 +26,9 @@ var (
 	ErrConflict = errors.New("store: already exists")
 	// ErrUnavailable: the backing database cannot be reached.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrInvalid: the change would break an invariant of the data (a resource moved under
+	// itself or one of its descendants; a bulk delete without a filter).
+	ErrInvalid = errors.New("store: invalid change")
 )
 
 // Store is the domain interface every backend implements.
@@ -44,17 +47,21 @@ type Store interface {
 	// ListUsers returns up to page.Limit users after page's position, in list order.
 	ListUsers(ctx context.Context, page Page) ([]User, error)
 	// UpdateUser applies fn to the stored user and saves the result atomically. Only Name,
-	// EmailNorm-independent fields, PasswordHash and Admin may change; the id never does. When
-	// ev.Action is empty no event is written.
+	// PasswordHash, Admin and UpdatedAt are saved; other changes fn makes are dropped.
+	// ErrNotFound when absent; fn's error is returned unchanged. When ev.Action is empty no
+	// event is written.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error, ev Event) (User, error)
-	// DeleteUser removes the user and every key, token and grant it owns. It returns what was
-	// revoked so caches can forget it.
+	// DeleteUser removes the user and every key, token and grant it owns (and every grant
+	// naming it). It returns what was revoked so caches can forget it.
 	DeleteUser(ctx context.Context, id string, ev Event) (Revoked, error)
 	// SetAdmin promotes (token non-nil: the new admin token is added) or demotes (token nil:
 	// the user's admin flag is cleared and every admin token of the user deleted) a user.
 	SetAdmin(ctx context.Context, userID string, token *Token, ev Event) (User, Revoked, error)
 
-	// CreateKey stores a key and its secret. ErrConflict when the key id is taken.
+	// CreateKey stores a key and its secret. ErrConflict when the key id or the secret's hash is
+	// taken; ErrNotFound when Owner names no user (or Resource no resource). A business key
+	// (no Owner; Resource and Role set) gets its grant (Resource, "key:<id>", Role) in the same
+	// transaction.
 	CreateKey(ctx context.Context, k Key, secret Secret, ev Event) error
 	// GetKey returns the key with id, or ErrNotFound.
 	GetKey(ctx context.Context, id string) (Key, error)
@@ -63,10 +70,11 @@ type Store interface {
 	// UpdateKey applies fn to the stored key and saves the mutable fields (Name, Metadata,
 	// ExpiresAt, Plan, Credits, AllowedCIDRs) atomically.
 	UpdateKey(ctx context.Context, id string, fn func(*Key) error, ev Event) (Key, error)
-	// DeleteKey removes a key, its secrets and any grant naming it. ErrNotFound when absent.
+	// DeleteKey removes a key, its secrets and every grant naming it. ErrNotFound when absent.
 	DeleteKey(ctx context.Context, id string, ev Event) (Revoked, error)
-	// DeleteKeys removes every key matching f (which must name an owner or a resource) in one
-	// transaction, writing one event per key (ev is the template; its Target is filled in).
+	// DeleteKeys removes every key matching f (which must name an owner, a resource or Within;
+	// else ErrInvalid) with their secrets and grants in one transaction, writing one event per
+	// key (ev is the template; its Target is filled in). No match: empty Revoked, no event.
 	DeleteKeys(ctx context.Context, f KeyFilter, ev Event) (Revoked, error)
 	// ReissueKey gives the key a new secret. Secrets of the key other than the new one stop
 	// working at graceUntil (now, when zero); a grace already running ends at once.
@@ -90,9 +98,39 @@ type Store interface {
 	// ResetBootstrap replaces any bootstrap token with t.
 	ResetBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
 
+	// CreateResource stores a resource. ErrConflict when its type/id is taken; ErrNotFound when
+	// its Parent does not exist. The store does not check the schema (the caller does).
+	CreateResource(ctx context.Context, r Resource, ev Event) error
+	// GetResource returns the resource "type/id", or ErrNotFound.
+	GetResource(ctx context.Context, ref string) (Resource, error)
+	// ListResources returns up to page.Limit resources matching f, ordered by (CreatedAt, ID,
+	// Type); page.AfterID is the "type/id" of the last resource seen.
+	ListResources(ctx context.Context, f ResourceFilter, page Page) ([]Resource, error)
+	// UpdateResource applies fn to the stored resource and saves Name, Plan and Parent. A new
+	// Parent that does not exist → ErrNotFound; one that is the resource itself or one of its
+	// descendants → ErrInvalid.
+	UpdateResource(ctx context.Context, ref string, fn func(*Resource) error, ev Event) (Resource, error)
+	// DeleteResource removes the resource and all its descendants, every grant on any of them,
+	// and every key whose Resource is any of them (with the keys' secrets and grants), in one
+	// transaction. It returns the revoked key ids. ErrNotFound when absent.
+	DeleteResource(ctx context.Context, ref string, ev Event) (Revoked, error)
+	// PutGrant creates or replaces the grant of g.Principal on g.Resource and returns it as
+	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource does not
+	// exist.
+	PutGrant(ctx context.Context, g Grant, ev Event) (Grant, error)
+	// DeleteGrant removes one grant. ErrNotFound when there is none.
+	DeleteGrant(ctx context.Context, resource, principal string, ev Event) error
+	// ListGrants returns the grants on one resource (not its ancestors), ordered by
+	// (CreatedAt, Principal); page.AfterID is the principal of the last grant seen.
+	ListGrants(ctx context.Context, resource string, page Page) ([]Grant, error)
+	// GrantsOf returns every grant of a principal, in no particular order.
+	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
+
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
-	// ListEvents returns events matching f, newest last, after page's position.
+	// ListEvents returns events matching f in write order (oldest first). Event.ID is assigned
+	// by the store; page.AfterID is the ID of the last event seen and page.AfterCreated is
+	// ignored.
 	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
 }
 
@@ -165,6 +203,9 @@ type Refill struct {
 type KeyFilter struct {
 	Owner    string // user id
 	Resource string // "type/id"
+	// Within, when non-nil, keeps only keys whose Resource is one of these resources or a
+	// descendant of one; an empty non-nil slice selects nothing.
+	Within []string
 	// Business selects only keys without an owner.
 	Business bool
 }
@@ -216,19 +257,39 @@ type TokenFilter struct {
 type Resolved struct {
 	Secret Secret
 	Key    *Key
+	// Principal is the principal the secret acts as ("user:<id>", "key:<id>", or "" for the
+	// bootstrap token). Stores may leave it empty; PrincipalOf computes it.
+	Principal string
+}
+
+// PrincipalOf is the principal a resolved secret acts as: a personal key, token or admin token
+// acts as its user, a business key as itself, the bootstrap token as no one.
+func PrincipalOf(r Resolved) string {
+	switch {
+	case r.Key != nil && r.Key.Owner != "":
+		return "user:" + r.Key.Owner
+	case r.Key != nil:
+		return "key:" + r.Key.ID
+	case r.Secret.UserID != "":
+		return "user:" + r.Secret.UserID
+	}
+	return ""
 }
 
 // Revoked lists what a change revoked, so caches can forget it at once.
 type Revoked struct {
-	KeyIDs   []string
-	TokenIDs []string
-	UserIDs  []string
+	// Resources are deleted resources ("type/id").
+	Resources []string
+	KeyIDs    []string
+	TokenIDs  []string
+	UserIDs   []string
 	// Hashes are secrets that stopped working without their key or token going away (reissue).
 	Hashes []Hash
 }
 
 // Merge adds o's entries to r.
 func (r *Revoked) Merge(o Revoked) {
+	r.Resources = append(r.Resources, o.Resources...)
 	r.KeyIDs = append(r.KeyIDs, o.KeyIDs...)
 	r.TokenIDs = append(r.TokenIDs, o.TokenIDs...)
 	r.UserIDs = append(r.UserIDs, o.UserIDs...)
@@ -237,7 +298,7 @@ func (r *Revoked) Merge(o Revoked) {
 
 // Empty reports whether nothing was revoked.
 func (r Revoked) Empty() bool {
-	return len(r.KeyIDs)+len(r.TokenIDs)+len(r.UserIDs)+len(r.Hashes) == 0
+	return len(r.Resources)+len(r.KeyIDs)+len(r.TokenIDs)+len(r.UserIDs)+len(r.Hashes) == 0
 }
 
 // Event is one audit trail entry.
@@ -262,6 +323,9 @@ type Event struct {
 
 // EventFilter selects audit events. Empty fields match everything.
 type EventFilter struct {
+	// Resource selects the events of that resource and of every resource that was below it
+	// when the event was written (the store records each event's ancestry at write time, so
+	// events of deleted descendants stay findable).
 	Resource string
 	Actor    string
 	Action   string
@@ -271,4 +335,38 @@ type EventFilter struct {
 // trimmed and lower-cased, so "Ann@Example.com " and "ann@example.com" are one account.
 func NormalizeEmail(email string) string {
 	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// Resource is a node of the resource tree: typed, with at most one parent.
+type Resource struct {
+	Type string
+	ID   string
+	Name string
+	// Parent is the parent's "type/id", or empty for a root resource.
+	Parent    string
+	Plan      string
+	CreatedAt time.Time
+}
+
+// Ref is the resource's "type/id".
+func (r Resource) Ref() string { return r.Type + "/" + r.ID }
+
+// Grant gives a principal a role on a resource and, through it, on every descendant.
+type Grant struct {
+	// Resource is the "type/id" the grant is on.
+	Resource string
+	// Principal is "user:<id>" or "key:<id>" (a business key's own grant).
+	Principal string
+	Role      string
+	CreatedAt time.Time
+}
+
+// ResourceFilter selects resources. Empty fields match everything.
+type ResourceFilter struct {
+	Type string
+	// Parent selects the direct children of "type/id".
+	Parent string
+	// Within, when non-nil, keeps only these resources and their descendants; an empty non-nil
+	// slice selects nothing.
+	Within []string
 }

@@ -5,24 +5,85 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // insertEvent writes ev in tx unless ev.Action is empty. ev.ID is ignored: the store numbers
-// events itself.
+// events itself. The event's ancestry is that of ev.Resource as tx sees the resources now.
 func insertEvent(ctx context.Context, tx *sql.Tx, ev store.Event) error {
 	if ev.Action == "" {
 		return nil
 	}
-	return appendEvent(ctx, tx, ev)
+	anc, err := ancestry(ctx, tx, ev.Resource)
+	if err != nil {
+		return wrap("write event", err)
+	}
+	return appendEvent(ctx, tx, ev, anc)
 }
 
-func appendEvent(ctx context.Context, tx *sql.Tx, ev store.Event) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (at, actor, credential, action, target, resource, result, ip, count, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		unix(ev.At), ev.Actor, ev.Credential, ev.Action, ev.Target, ev.Resource, ev.Result, ev.IP, ev.Count, ev.Detail)
+// insertEventAncestry writes ev in tx, unless ev.Action is empty, with an ancestry computed
+// earlier (by a change that moves or deletes resources).
+func insertEventAncestry(ctx context.Context, tx *sql.Tx, ev store.Event, anc string) error {
+	if ev.Action == "" {
+		return nil
+	}
+	return appendEvent(ctx, tx, ev, anc)
+}
+
+func appendEvent(ctx context.Context, tx *sql.Tx, ev store.Event, anc string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO events (at, actor, credential, action, target, resource, result, ip, count, detail, ancestry)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		unix(ev.At), ev.Actor, ev.Credential, ev.Action, ev.Target, ev.Resource, ev.Result, ev.IP, ev.Count, ev.Detail, anc)
 	return wrap("write event", err)
+}
+
+// ancestry is the events.ancestry of an event of resource ref: "|" + ref + "|" for ref and
+// each of its stored ancestors, root first ("|organization/acme|project/p1|"); "|ref|" when
+// ref is no stored resource; "" when ref is empty.
+func ancestry(ctx context.Context, q querier, ref string) (string, error) {
+	if ref == "" {
+		return "", nil
+	}
+	up, err := ancestors(ctx, q, ref)
+	if err != nil {
+		return "", err
+	}
+	if len(up) == 0 {
+		up = []string{ref}
+	}
+	return "|" + strings.Join(up, "|") + "|", nil
+}
+
+// mergeAncestry is the ancestry naming every resource that a or b names, a's first.
+func mergeAncestry(a, b string) string {
+	if a == "" || a == b {
+		return b
+	}
+	out := a
+	for _, ref := range strings.Split(strings.Trim(b, "|"), "|") {
+		if ref != "" && !strings.Contains(out, "|"+ref+"|") {
+			out += ref + "|"
+		}
+	}
+	return out
+}
+
+// ancestryCache remembers the ancestries computed by a change that writes many events.
+type ancestryCache map[string]string
+
+// of is ancestry(ctx, q, ref), computed once per ref.
+func (c ancestryCache) of(ctx context.Context, q querier, ref string) (string, error) {
+	if anc, ok := c[ref]; ok {
+		return anc, nil
+	}
+	anc, err := ancestry(ctx, q, ref)
+	if err != nil {
+		return "", err
+	}
+	c[ref] = anc
+	return anc, nil
 }
 
 // AppendEvents writes evs, in order, in one transaction. Each gets a new ID; the ID the
@@ -32,8 +93,13 @@ func (db *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
 		return nil
 	}
 	return db.write(ctx, "append events", func(tx *sql.Tx) error {
+		c := ancestryCache{}
 		for _, ev := range evs {
-			if err := appendEvent(ctx, tx, ev); err != nil {
+			anc, err := c.of(ctx, tx, ev.Resource)
+			if err != nil {
+				return wrap("append events", err)
+			}
+			if err := appendEvent(ctx, tx, ev, anc); err != nil {
 				return err
 			}
 		}
@@ -41,8 +107,11 @@ func (db *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
 	})
 }
 
-// ListEvents returns up to page.Limit events (50 when it is not positive) matching f (each
-// set field exactly), oldest first. Event.ID is a decimal sequence number the store assigns
+// ListEvents returns up to page.Limit events (50 when it is not positive) matching f, oldest
+// first. f.Actor and f.Action match exactly; f.Resource matches the events whose ancestry
+// (written with the event, see ancestry) names it, so the events of that resource and of every
+// resource that was below it at the time; events written before migration 0002 have no
+// ancestry and match when their resource is f.Resource. Event.ID is a decimal sequence number the store assigns
 // in write order. Paging ignores page.AfterCreated: page.AfterID is the ID of the last event
 // already seen ("" starts at the first); an AfterID that is not such a number is an error.
 func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Page) ([]store.Event, error) {
@@ -54,7 +123,16 @@ func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Pa
 		}
 	}
 	cond, args := "seq > ?", []any{after}
-	for _, c := range []struct{ col, val string }{{"resource", f.Resource}, {"actor", f.Actor}, {"action", f.Action}} {
+	switch {
+	case strings.Contains(f.Resource, "|"):
+		// No resource is named so; do not let the delimiter match inside an ancestry.
+		cond += " AND resource = ?"
+		args = append(args, f.Resource)
+	case f.Resource != "":
+		cond += " AND (instr(ancestry, '|' || ? || '|') > 0 OR (ancestry IS NULL AND resource = ?))"
+		args = append(args, f.Resource, f.Resource)
+	}
+	for _, c := range []struct{ col, val string }{{"actor", f.Actor}, {"action", f.Action}} {
 		if c.val != "" {
 			cond += " AND " + c.col + " = ?"
 			args = append(args, c.val)

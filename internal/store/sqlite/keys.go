@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -100,8 +99,11 @@ func keySecretKind(kind, format string) (string, error) {
 // CreateKey stores k and its secret, and writes ev, in one transaction. The key's Prefix is
 // secret.Prefix when that is set, else k.Prefix. The secret row takes the key's id and no user
 // (whatever secret.ID and secret.UserID say); an empty secret.Kind means the one of k.Format.
-// ErrConflict when the key id or the secret's hash is taken; ErrNotFound when k.Owner names
-// no user. On any error nothing is written. An id is free again once its key is deleted.
+// A business key (no Owner; Resource and Role set) gets its grant (Resource, "key:<id>", Role,
+// CreatedAt); any other grant naming "key:<id>" is deleted first, so a new key inherits
+// nothing. ErrConflict when the key id or the secret's hash is taken; ErrNotFound when k.Owner
+// names no user or k.Resource no stored resource. On any error nothing is written. An id is
+// free again once its key is deleted.
 func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, ev store.Event) error {
 	kind, err := keySecretKind(secret.Kind, k.Format)
 	if err != nil {
@@ -115,6 +117,15 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, e
 		return fmt.Errorf("sqlite: create key: %w", err)
 	}
 	return db.write(ctx, "create key", func(tx *sql.Tx) error {
+		if k.Resource != "" {
+			ok, err := resourceExists(ctx, tx, k.Resource)
+			if err != nil {
+				return wrap("create key", err)
+			}
+			if !ok {
+				return fmt.Errorf("sqlite: create key: resource %q: %w", k.Resource, store.ErrNotFound)
+			}
+		}
 		_, err := tx.ExecContext(ctx, "INSERT INTO keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			k.ID, k.Name, k.Format, k.Prefix, nullString(k.Owner), nullString(k.Resource), k.Role, k.Plan,
 			metadata, cidrs, credits, nullTime(k.ExpiresAt), nullTime(k.LastUsedAt), unix(k.CreatedAt), k.CreatedBy)
@@ -128,6 +139,15 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, e
 		s.Kind, s.ID, s.UserID = kind, k.ID, ""
 		if err := insertSecret(ctx, tx, "create key "+k.ID, s); err != nil {
 			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE principal = 'key:' || ?", k.ID); err != nil {
+			return wrap("create key", err)
+		}
+		if k.Owner == "" && k.Resource != "" && k.Role != "" {
+			g := store.Grant{Resource: k.Resource, Principal: "key:" + k.ID, Role: k.Role, CreatedAt: k.CreatedAt}
+			if err := insertGrant(ctx, tx, "create key "+k.ID, g); err != nil {
+				return err
+			}
 		}
 		return insertEvent(ctx, tx, ev)
 	})
@@ -145,6 +165,14 @@ func (db *DB) GetKey(ctx context.Context, id string) (store.Key, error) {
 // keyWhere is the SQL condition (and its arguments) for f: every set field must match.
 func keyWhere(f store.KeyFilter) (string, []any) {
 	cond, args := "1", []any(nil)
+	if f.Within != nil {
+		within, ok := refsJSON(f.Within)
+		if !ok {
+			return "0", nil
+		}
+		cond += " AND resource IN (" + subtree("type || '/' || id") + ")"
+		args = append(args, within)
+	}
 	if f.Owner != "" {
 		cond += " AND owner = ?"
 		args = append(args, f.Owner)
@@ -161,7 +189,8 @@ func keyWhere(f store.KeyFilter) (string, []any) {
 
 // ListKeys returns up to page.Limit keys (50 when it is not positive) matching f, ordered by
 // (CreatedAt, ID in byte order), strictly after the page's position. f.Resource matches that
-// resource exactly; f.Business keeps only keys without an owner.
+// resource exactly; a non-nil f.Within keeps the keys whose resource is one it names or a
+// descendant of one (an empty one: none); f.Business keeps only keys without an owner.
 func (db *DB) ListKeys(ctx context.Context, f store.KeyFilter, page store.Page) ([]store.Key, error) {
 	cond, args := keyWhere(f)
 	args = append(args, unix(page.AfterCreated), unix(page.AfterCreated), page.AfterID, limitOf(page))
@@ -218,11 +247,15 @@ func (db *DB) UpdateKey(ctx context.Context, id string, fn func(*store.Key) erro
 	return out, nil
 }
 
-// DeleteKey removes the key and all its secrets, and writes ev, in one transaction. It returns
+// DeleteKey removes the key, all its secrets and every grant naming it ("key:<id>"), and writes
+// ev, in one transaction. It returns
 // Revoked{KeyIDs: [id]}; ErrNotFound (and no event) when there is no such key.
 func (db *DB) DeleteKey(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	err := db.write(ctx, "delete key", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM secrets WHERE kind IN "+keyKinds+" AND id = ?", id); err != nil {
+			return wrap("delete key", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE principal = 'key:' || ?", id); err != nil {
 			return wrap("delete key", err)
 		}
 		res, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE id = ?", id)
@@ -242,18 +275,18 @@ func (db *DB) DeleteKey(ctx context.Context, id string, ev store.Event) (store.R
 	return store.Revoked{KeyIDs: []string{id}}, nil
 }
 
-// errKeysFilter is DeleteKeys' answer to a filter that names neither an owner nor a resource:
-// revoking every key of the instance is never one call.
-var errKeysFilter = errors.New("sqlite: DeleteKeys needs a filter with an owner or a resource")
+// errKeysFilter is DeleteKeys' answer to a filter that names no owner, no resource and no
+// Within: revoking every key of the instance is never one call.
+var errKeysFilter = fmt.Errorf("sqlite: DeleteKeys needs a filter with an owner, a resource or Within: %w", store.ErrInvalid)
 
-// DeleteKeys removes every key matching f (Owner and/or Resource must be set; Business keeps
-// only keys without an owner; Resource matches exactly) with all their secrets, in one
-// transaction, and writes one event per deleted key: ev with Target "key:<id>" and, when
-// ev.Resource is empty, the key's resource. It returns the deleted ids in list order. No match
-// is not an error: an empty Revoked and no event. A filter without owner and resource is an
-// error (not ErrNotFound) and deletes nothing.
+// DeleteKeys removes every key matching f (as ListKeys matches it; Owner, Resource or Within
+// must be set, else ErrInvalid and nothing is deleted) with all their secrets and every grant
+// naming them, in one transaction, and writes one event per deleted key: ev with Target
+// "key:<id>" and, when ev.Resource is empty, the key's resource. It returns the deleted ids in
+// list order. No match (an empty non-nil Within included) is not an error: an empty Revoked and
+// no event.
 func (db *DB) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event) (store.Revoked, error) {
-	if f.Owner == "" && f.Resource == "" {
+	if f.Owner == "" && f.Resource == "" && f.Within == nil {
 		return store.Revoked{}, errKeysFilter
 	}
 	cond, args := keyWhere(f)
@@ -281,23 +314,35 @@ func (db *DB) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event)
 		if len(ids) == 0 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM secrets WHERE kind IN "+keyKinds+" AND id IN (SELECT id FROM keys WHERE "+cond+")", args...); err != nil {
-			return wrap("delete keys", err)
+		all := stringsJSON(ids)
+		for _, q := range []string{
+			"DELETE FROM secrets WHERE kind IN " + keyKinds + " AND id IN (SELECT value FROM json_each(?))",
+			"DELETE FROM grants WHERE principal IN (SELECT 'key:' || value FROM json_each(?))",
+			"DELETE FROM keys WHERE id IN (SELECT value FROM json_each(?))",
+		} {
+			if _, err := tx.ExecContext(ctx, q, all); err != nil {
+				return wrap("delete keys", err)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM keys WHERE "+cond, args...); err != nil {
-			return wrap("delete keys", err)
+		rev.KeyIDs = ids
+		if ev.Action == "" {
+			return nil
 		}
+		c := ancestryCache{}
 		for i, id := range ids {
 			e := ev
 			e.Target = "key:" + id
 			if e.Resource == "" {
 				e.Resource = resources[i]
 			}
-			if err := insertEvent(ctx, tx, e); err != nil {
+			anc, err := c.of(ctx, tx, e.Resource)
+			if err != nil {
+				return wrap("delete keys", err)
+			}
+			if err := insertEventAncestry(ctx, tx, e, anc); err != nil {
 				return err
 			}
 		}
-		rev.KeyIDs = ids
 		return nil
 	})
 	if err != nil {

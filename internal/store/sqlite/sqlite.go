@@ -16,6 +16,12 @@
 // Key.Metadata, Key.AllowedCIDRs and Key.Credits are stored as JSON text, NULL when nil or
 // empty: they read back as nil, so an empty non-nil map or slice also reads back as nil, and
 // JSON numbers in Metadata read back as float64.
+//
+// Resources are rows keyed by (type, id), their parent a foreign key (parent_type, parent_id);
+// keys, grants and events name them by "type/id" text, split at the first '/'. Subtrees are
+// walked with recursive queries inside the transaction that needs them. Each event stores its
+// ancestry, the refs of its resource and of that resource's ancestors at write time, so a
+// query by resource finds the events of everything that was below it, deleted or moved since.
 package sqlite
 
 import (

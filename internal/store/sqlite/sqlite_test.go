@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,5 +205,167 @@ func TestErrorsAreMapped(t *testing.T) {
 	db.Close()
 	if _, err := db.GetUser(context.Background(), "u1"); err == nil {
 		t.Error("GetUser on a closed store succeeded")
+	}
+}
+
+// TestMigrateFromVersion1 opens a database written before migration 0002: its keys may name
+// resources that were never stored, and its events have no ancestry.
+func TestMigrateFromVersion1(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
+		ms[0].sql,
+		"INSERT INTO schema_migrations VALUES (1, '" + ms[0].name + "', 0)",
+		"INSERT INTO users (id, email, email_norm, created_at, updated_at) VALUES ('u1', 'a@example.com', 'a@example.com', 0, 0)",
+		"INSERT INTO keys (id, format, owner, resource, role, created_at) VALUES ('k1', 'token', NULL, 'org/legacy', 'member', 1)",
+		"INSERT INTO keys (id, format, owner, resource, created_at) VALUES ('k2', 'token', 'u1', 'org/legacy', 2)",
+		"INSERT INTO secrets (hash, kind, id, created_at) VALUES (zeroblob(32), 'key_token', 'k1', 1)",
+		"INSERT INTO events (at, action, resource) VALUES (1, 'old.one', 'org/legacy'), (2, 'old.two', 'project/p1'), (3, 'old.three', '')",
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	old.Close()
+
+	db := open(t, dir)
+	var version int
+	if err := db.r.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&version); err != nil || version != len(ms) {
+		t.Fatalf("schema version %d (%v), want %d", version, err, len(ms))
+	}
+	// Old events are found by their exact resource, and only so.
+	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "org", ID: "acme", CreatedAt: time.Unix(5, 0)}, store.Event{}))
+	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "project", ID: "p1", Parent: "org/acme", CreatedAt: time.Unix(5, 0)},
+		store.Event{At: time.Unix(6, 0), Action: "resource.create", Resource: "project/p1"}))
+	for _, tt := range []struct {
+		resource string
+		want     []string
+	}{
+		{"org/legacy", []string{"old.one"}},
+		{"project/p1", []string{"old.two", "resource.create"}},
+		{"org/acme", []string{"resource.create"}},
+	} {
+		evs, err := db.ListEvents(ctx, store.EventFilter{Resource: tt.resource}, store.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Action)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("events of %s: %q, want %q", tt.resource, got, tt.want)
+		}
+	}
+	// Keys on a resource that was never stored are still found and deleted by it.
+	keys, err := db.ListKeys(ctx, store.KeyFilter{Within: []string{"org/legacy"}}, store.Page{})
+	if err != nil || len(keys) != 2 {
+		t.Errorf("ListKeys(within org/legacy) = %d keys, %v; want 2", len(keys), err)
+	}
+	rev, err := db.DeleteKeys(ctx, store.KeyFilter{Within: []string{"org/legacy"}}, store.Event{Action: "key.revoke_all"})
+	if err != nil || len(rev.KeyIDs) != 2 {
+		t.Errorf("DeleteKeys(within org/legacy) = %+v, %v; want 2 keys", rev, err)
+	}
+	checkForeignKeys(t, db)
+}
+
+func mustCreate(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkForeignKeys fails when a row references one that does not exist.
+func checkForeignKeys(t *testing.T, db *DB) {
+	t.Helper()
+	rows, err := db.r.QueryContext(t.Context(), "PRAGMA foreign_key_check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		t.Error("PRAGMA foreign_key_check reports violations")
+	}
+}
+
+// TestEventAncestry checks what events.ancestry holds, and that a move's event is found under
+// the old place and the new one.
+func TestEventAncestry(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	ev := func(action, resource string) store.Event {
+		return store.Event{At: time.Unix(1, 0), Action: action, Resource: resource}
+	}
+	for _, r := range []store.Resource{
+		{Type: "organization", ID: "acme"},
+		{Type: "organization", ID: "other"},
+		{Type: "project", ID: "p1", Parent: "organization/acme"},
+		{Type: "env", ID: "e1", Parent: "project/p1"},
+	} {
+		mustCreate(t, db.CreateResource(ctx, r, ev("resource.create", r.Ref())))
+	}
+	mustCreate(t, db.AppendEvents(ctx, []store.Event{ev("refused", "env/e1"), ev("refused", "org/ghost"), ev("refused", "")}))
+	_, err := db.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "organization/other"; return nil },
+		ev("resource.move", "project/p1"))
+	mustCreate(t, err)
+	_, err = db.DeleteResource(ctx, "project/p1", ev("resource.delete", "project/p1"))
+	mustCreate(t, err)
+	anc, err := queryStrings(ctx, db.r, "SELECT coalesce(ancestry, 'NULL') FROM events ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"|organization/acme|",
+		"|organization/other|",
+		"|organization/acme|project/p1|",
+		"|organization/acme|project/p1|env/e1|",
+		"|organization/acme|project/p1|env/e1|",
+		"|org/ghost|",
+		"",
+		"|organization/acme|project/p1|organization/other|",
+		"|organization/other|project/p1|",
+	}
+	if !slices.Equal(anc, want) {
+		t.Errorf("ancestries\n%q,\nwant %q", anc, want)
+	}
+	for _, ref := range []string{"organization/acme", "organization/other"} {
+		evs, err := db.ListEvents(ctx, store.EventFilter{Resource: ref, Action: "resource.move"}, store.Page{})
+		if err != nil || len(evs) != 1 {
+			t.Errorf("move events under %s: %d, %v; want 1", ref, len(evs), err)
+		}
+	}
+	checkForeignKeys(t, db)
+}
+
+// TestCreateKeyDropsStrayGrants: a grant put for a key id before the key exists does not
+// become the new key's.
+func TestCreateKeyDropsStrayGrants(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	mustCreate(t, db.CreateUser(ctx, store.User{ID: "u1", Email: "a@example.com"}, store.Event{}))
+	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "org", ID: "acme"}, store.Event{}))
+	for _, id := range []string{"kp", "kb"} {
+		_, err := db.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "key:" + id, Role: "admin"}, store.Event{})
+		mustCreate(t, err)
+	}
+	mustCreate(t, db.CreateKey(ctx, store.Key{ID: "kp", Format: store.FormatToken, Owner: "u1"},
+		store.Secret{Hash: store.Hash{1}}, store.Event{}))
+	mustCreate(t, db.CreateKey(ctx, store.Key{ID: "kb", Format: store.FormatToken, Resource: "org/acme", Role: "observer"},
+		store.Secret{Hash: store.Hash{2}}, store.Event{}))
+	if gs, err := db.GrantsOf(ctx, "key:kp"); err != nil || len(gs) != 0 {
+		t.Errorf("GrantsOf(key:kp) = %+v, %v; want none", gs, err)
+	}
+	if gs, err := db.GrantsOf(ctx, "key:kb"); err != nil || len(gs) != 1 || gs[0].Role != "observer" {
+		t.Errorf("GrantsOf(key:kb) = %+v, %v; want only its own", gs, err)
 	}
 }

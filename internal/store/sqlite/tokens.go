@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -37,12 +36,13 @@ func (db *DB) CreateToken(ctx context.Context, t store.Token, ev store.Event) er
 }
 
 // errTokensFilter is DeleteTokens' answer to a filter that selects nothing in particular.
-var errTokensFilter = errors.New("sqlite: DeleteTokens needs a filter with an id, a user or a kind")
+var errTokensFilter = fmt.Errorf("sqlite: DeleteTokens needs a filter with an id, a user or a kind: %w", store.ErrInvalid)
 
 // DeleteTokens deletes the tokens (personal, admin and bootstrap rows only, never a key's
 // secret) that match every set field of f among ID, UserID and Kind, except the one with id
 // f.ExceptID, and writes ev once (even when nothing matched), in one transaction. It returns
-// the deleted ids in Revoked.TokenIDs. A filter with none of ID, UserID and Kind is an error.
+// the deleted ids in Revoked.TokenIDs. A filter with none of ID, UserID and Kind is
+// ErrInvalid.
 func (db *DB) DeleteTokens(ctx context.Context, f store.TokenFilter, ev store.Event) (store.Revoked, error) {
 	if f.ID == "" && f.UserID == "" && f.Kind == "" {
 		return store.Revoked{}, errTokensFilter

@@ -120,8 +120,8 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 	return out, nil
 }
 
-// DeleteUser removes the user with every key it owns, every token it holds and every secret
-// of those, and writes ev, in one transaction. It returns Revoked{UserIDs: [id], KeyIDs: the
+// DeleteUser removes the user with every key it owns, every token it holds, every secret of
+// those and every grant naming the user or one of its keys, and writes ev, in one transaction. It returns Revoked{UserIDs: [id], KeyIDs: the
 // keys, TokenIDs: the tokens}. ErrNotFound when there is no such user. The id and the email
 // may be used again afterwards.
 func (db *DB) DeleteUser(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
@@ -140,6 +140,8 @@ func (db *DB) DeleteUser(ctx context.Context, id string, ev store.Event) (store.
 			return wrap("delete user", err)
 		}
 		for _, q := range []string{
+			"DELETE FROM grants WHERE principal = 'user:' || ?",
+			"DELETE FROM grants WHERE principal IN (SELECT 'key:' || id FROM keys WHERE owner = ?)",
 			"DELETE FROM secrets WHERE kind IN " + keyKinds + " AND id IN (SELECT id FROM keys WHERE owner = ?)",
 			"DELETE FROM secrets WHERE user_id = ?",
 			"DELETE FROM keys WHERE owner = ?",

@@ -26,6 +26,16 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 		action string
 		do     func(ev store.Event) error
 	}{
+		{"resource.create", func(ev store.Event) error { return s.CreateResource(ctx, newResource("org/acme", "", at(1)), ev) }},
+		{"resource.update", func(ev store.Event) error {
+			_, err := s.UpdateResource(ctx, "org/acme", func(r *store.Resource) error { r.Plan = "pro"; return nil }, ev)
+			return err
+		}},
+		{"grant.put", func(ev store.Event) error {
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, ev)
+			return err
+		}},
+		{"grant.delete", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", ev) }},
 		{"key.create", func(ev store.Event) error { return s.CreateKey(ctx, k, keySecret(k, "k1 secret"), ev) }},
 		{"key.update", func(ev store.Event) error {
 			_, err := s.UpdateKey(ctx, "k1", func(k *store.Key) error { k.Name = "x"; return nil }, ev)
@@ -67,6 +77,10 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 			_, err := s.DeleteUser(ctx, "u1", ev)
 			return err
 		}},
+		{"resource.delete", func(ev store.Event) error {
+			_, err := s.DeleteResource(ctx, "org/acme", ev)
+			return err
+		}},
 	}
 	for _, st := range steps {
 		// A change with an empty action writes no event; a change with one writes it.
@@ -96,6 +110,24 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 		t.Fatal(err)
 	}
 	if _, err := s.ResetBootstrap(ctx, store.Token{ID: "bootstrap", Kind: store.KindBootstrap, Hash: hash("b3"), CreatedAt: at(5)}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateResource(ctx, newResource("org/quiet", "", at(9)), quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateResource(ctx, newResource("org/other", "", at(9)), quiet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateResource(ctx, "org/quiet", func(r *store.Resource) error { r.Parent = "org/other"; return nil }, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/quiet", Principal: "user:u2", Role: "member", CreatedAt: at(9)}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteGrant(ctx, "org/quiet", "user:u2", quiet); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteResource(ctx, "org/other", quiet); err != nil {
 		t.Fatal(err)
 	}
 
@@ -133,9 +165,14 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 	k := newKey("k1", "u1", at(0))
 	mustCreateKey(t, s, k)
 	mustCreateToken(t, s, newToken("p1", store.KindPersonal, "u1", at(0)))
+	mustTree(t, s, "org/acme", "project/p1 < org/acme")
 	before := countEvents(t, s)
 	errBoom := errors.New("boom")
 	admin := newToken("a1", store.KindAdmin, "ghost", at(1))
+	move := func(ref, parent string, ev store.Event) error {
+		_, err := s.UpdateResource(ctx, ref, func(r *store.Resource) error { r.Parent = parent; return nil }, ev)
+		return err
+	}
 
 	tests := []struct {
 		name string
@@ -170,6 +207,30 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 			_, err := s.DeleteTokens(ctx, store.TokenFilter{}, ev)
 			return err
 		}},
+		{"CreateKey unknown resource", func(ev store.Event) error {
+			kb := newKey("kb", "", at(1))
+			kb.Resource = "org/ghost"
+			return s.CreateKey(ctx, kb, keySecret(kb, "kb"), ev)
+		}},
+		{"CreateResource conflict", func(ev store.Event) error {
+			return s.CreateResource(ctx, newResource("org/acme", "", at(1)), ev)
+		}},
+		{"CreateResource unknown parent", func(ev store.Event) error {
+			return s.CreateResource(ctx, newResource("project/p2", "org/ghost", at(1)), ev)
+		}},
+		{"UpdateResource unknown", func(ev store.Event) error { return move("org/ghost", "", ev) }},
+		{"UpdateResource fn error", func(ev store.Event) error {
+			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return errBoom }, ev)
+			return err
+		}},
+		{"UpdateResource cycle", func(ev store.Event) error { return move("org/acme", "project/p1", ev) }},
+		{"UpdateResource unknown parent", func(ev store.Event) error { return move("project/p1", "org/ghost", ev) }},
+		{"DeleteResource unknown", func(ev store.Event) error { _, err := s.DeleteResource(ctx, "org/ghost", ev); return err }},
+		{"PutGrant unknown resource", func(ev store.Event) error {
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/ghost", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, ev)
+			return err
+		}},
+		{"DeleteGrant unknown", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", ev) }},
 	}
 	for _, tt := range tests {
 		if err := tt.do(event("failing."+tt.name, "x")); err == nil {
@@ -277,6 +338,7 @@ func testConcurrentWriters(t *testing.T, newStore func(t *testing.T) store.Store
 	ctx := t.Context()
 	s := newStore(t)
 	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustTree(t, s, "org/acme")
 	counter := newKey("counter", "", at(0))
 	counter.Credits = &store.Credits{}
 	mustCreateKey(t, s, counter)
@@ -336,6 +398,10 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 	mustCreateUser(t, s, newUser("u1", at(0)))
 	k := newKey("k1", "u1", at(0))
 	mustCreateKey(t, s, k)
+	mustTree(t, s, "org/acme")
+	if _, err := s.PutGrant(t.Context(), store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(0)}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -362,6 +428,29 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 		{"Resolve", func() error { _, err := s.Resolve(ctx, hash("secret:k1")); return err }},
 		{"AppendEvents", func() error { return s.AppendEvents(ctx, []store.Event{event("x", "y")}) }},
 		{"ListEvents", func() error { _, err := s.ListEvents(ctx, store.EventFilter{}, store.Page{}); return err }},
+		{"CreateResource", func() error {
+			return s.CreateResource(ctx, newResource("org/new", "", at(0)), resEvent("resource.create", "org/new"))
+		}},
+		{"GetResource", func() error { _, err := s.GetResource(ctx, "org/acme"); return err }},
+		{"ListResources", func() error {
+			_, err := s.ListResources(ctx, store.ResourceFilter{Within: []string{"org/acme"}}, store.Page{})
+			return err
+		}},
+		{"UpdateResource", func() error {
+			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return nil }, resEvent("resource.update", "org/acme"))
+			return err
+		}},
+		{"DeleteResource", func() error {
+			_, err := s.DeleteResource(ctx, "org/acme", resEvent("resource.delete", "org/acme"))
+			return err
+		}},
+		{"PutGrant", func() error {
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u2", Role: "member", CreatedAt: at(0)}, event("grant.put", "x"))
+			return err
+		}},
+		{"DeleteGrant", func() error { return s.DeleteGrant(ctx, "org/acme", "user:u1", event("grant.delete", "x")) }},
+		{"ListGrants", func() error { _, err := s.ListGrants(ctx, "org/acme", store.Page{}); return err }},
+		{"GrantsOf", func() error { _, err := s.GrantsOf(ctx, "user:u1"); return err }},
 	}
 	for _, c := range calls {
 		done := make(chan error, 1)
@@ -383,5 +472,11 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 	}
 	if _, err := s.GetKey(t.Context(), "k1"); err != nil {
 		t.Errorf("GetKey(k1) = %v: a cancelled DeleteKey deleted it", err)
+	}
+	if _, err := s.GetResource(t.Context(), "org/acme"); err != nil {
+		t.Errorf("GetResource(org/acme) = %v: a cancelled DeleteResource deleted it", err)
+	}
+	if gs := grantsOf(t, s, "user:u1"); len(gs) != 1 {
+		t.Errorf("grants of user:u1 = %+v: a cancelled change touched them", gs)
 	}
 }

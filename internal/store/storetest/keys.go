@@ -14,6 +14,7 @@ func testKeyRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustTree(t, s, "org/acme")
 
 	tests := []struct {
 		name   string
@@ -94,6 +95,7 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustTree(t, s, "org/acme")
 	orig := newKey("k1", "u1", at(0))
 	origSecret := mustCreateKey(t, s, orig)
 	before := countEvents(t, s)
@@ -124,6 +126,20 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	_, err = s.GetKey(ctx, "k3")
 	wantErr(t, "GetKey(k3) after a refused create", err, store.ErrNotFound)
 
+	// A resource that does not exist, for a business key and for a personal one.
+	for _, owner := range []string{"", "u1"} {
+		k4 := newKey("k4", owner, at(1))
+		k4.Resource, k4.Role = "org/ghost", "member"
+		err = s.CreateKey(ctx, k4, keySecret(k4, "secret:k4"), event("key.create", "key:k4"))
+		wantErr(t, "CreateKey(unknown resource, owner "+owner+")", err, store.ErrNotFound)
+		_, err = s.GetKey(ctx, "k4")
+		wantErr(t, "GetKey(k4) after a refused create", err, store.ErrNotFound)
+		wantUnresolved(t, s, "refused key's secret", hash("secret:k4"))
+		if gs := grantsOf(t, s, "key:k4"); len(gs) != 0 {
+			t.Errorf("a refused business key left grants %+v", gs)
+		}
+	}
+
 	if n := countEvents(t, s); n != before {
 		t.Errorf("%d events after refused creates, want %d", n, before)
 	}
@@ -149,6 +165,7 @@ func testUpdateKey(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustTree(t, s, "org/acme")
 	orig := newKey("k1", "u1", at(0))
 	orig.Resource, orig.Role, orig.Plan = "org/acme", "member", "free"
 	orig.Metadata = map[string]any{"a": "b"}
@@ -252,12 +269,13 @@ func testDeleteKey(t *testing.T, newStore func(t *testing.T) store.Store) {
 }
 
 func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
-	// setup: u1 owns k1 (on org/a) and k2; u2 owns k3 (on org/a); b1 (org/a) and b2 (org/b)
-	// are business keys.
+	// setup: u1 owns k1 (on org/a) and k2; u2 owns k3 (on org/a) and k4 (on team/x, a child
+	// of org/a); b1 (org/a), b2 (org/b) and b3 (team/x) are business keys.
 	setup := func(t *testing.T) (store.Store, map[string]store.Key) {
 		s := newStore(t)
 		mustCreateUser(t, s, newUser("u1", at(0)))
 		mustCreateUser(t, s, newUser("u2", at(0)))
+		mustTree(t, s, "org/a", "org/b", "team/x < org/a")
 		keys := map[string]store.Key{}
 		for _, k := range []store.Key{
 			{ID: "k1", Format: store.FormatToken, Owner: "u1", Resource: "org/a", CreatedAt: at(1)},
@@ -265,7 +283,8 @@ func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{ID: "k3", Format: store.FormatToken, Owner: "u2", Resource: "org/a", CreatedAt: at(3)},
 			{ID: "b1", Format: store.FormatToken, Resource: "org/a", Role: "member", CreatedAt: at(4)},
 			{ID: "b2", Format: store.FormatKeySecret, Resource: "org/b", Role: "member", CreatedAt: at(5)},
-			{ID: "b3", Format: store.FormatToken, Resource: "org/a/x", Role: "member", CreatedAt: at(6)},
+			{ID: "b3", Format: store.FormatToken, Resource: "team/x", Role: "member", CreatedAt: at(6)},
+			{ID: "k4", Format: store.FormatToken, Owner: "u2", Resource: "team/x", CreatedAt: at(7)},
 		} {
 			mustCreateKey(t, s, k)
 			keys[k.ID] = k
@@ -283,6 +302,14 @@ func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"owner and resource", store.KeyFilter{Owner: "u2", Resource: "org/a"}, []string{"k3"}},
 		{"no match", store.KeyFilter{Resource: "org/none"}, nil},
 		{"unknown owner", store.KeyFilter{Owner: "ghost"}, nil},
+		{"within", store.KeyFilter{Within: []string{"org/a"}}, []string{"k1", "k3", "b1", "b3", "k4"}},
+		{"within a child", store.KeyFilter{Within: []string{"team/x"}}, []string{"b3", "k4"}},
+		{"within two", store.KeyFilter{Within: []string{"team/x", "org/b"}}, []string{"b2", "b3", "k4"}},
+		{"business keys within", store.KeyFilter{Within: []string{"org/a"}, Business: true}, []string{"b1", "b3"}},
+		{"owner within", store.KeyFilter{Owner: "u2", Within: []string{"org/a"}}, []string{"k3", "k4"}},
+		{"resource within", store.KeyFilter{Resource: "org/a", Within: []string{"team/x"}}, nil},
+		{"within nothing", store.KeyFilter{Within: []string{}}, nil},
+		{"within an unknown resource", store.KeyFilter{Within: []string{"org/none"}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,11 +331,17 @@ func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 			for id, k := range keys {
 				_, err := s.GetKey(ctx, id)
 				_, rerr := s.Resolve(ctx, hash("secret:"+id))
+				grants := grantsOf(t, s, "key:"+id)
 				if slices.Contains(tt.want, id) {
 					wantErr(t, "GetKey("+id+")", err, store.ErrNotFound)
 					wantErr(t, "Resolve("+id+")", rerr, store.ErrNotFound)
+					if len(grants) != 0 {
+						t.Errorf("deleted key %s keeps grants %+v", id, grants)
+					}
 				} else if err != nil || rerr != nil {
 					t.Errorf("key %s (%+v) should survive: GetKey %v, Resolve %v", id, k, err, rerr)
+				} else if k.Owner == "" && len(grants) != 1 {
+					t.Errorf("surviving business key %s has grants %+v, want its own", id, grants)
 				}
 			}
 			evs := allEvents(t, s, store.EventFilter{})[before:]
@@ -332,12 +365,12 @@ func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		})
 	}
 
-	t.Run("needs an owner or a resource", func(t *testing.T) {
+	t.Run("needs an owner, a resource or Within", func(t *testing.T) {
 		s, keys := setup(t)
 		before := countEvents(t, s)
 		for _, f := range []store.KeyFilter{{}, {Business: true}} {
 			_, err := s.DeleteKeys(t.Context(), f, event("key.revoke_all", ""))
-			wantPlainErr(t, fmt.Sprintf("DeleteKeys(%+v)", f), err)
+			wantErr(t, fmt.Sprintf("DeleteKeys(%+v)", f), err, store.ErrInvalid)
 		}
 		for id := range keys {
 			if _, err := s.GetKey(t.Context(), id); err != nil {
@@ -355,6 +388,7 @@ func testListKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 	s := newStore(t)
 	mustCreateUser(t, s, newUser("u1", at(0)))
 	mustCreateUser(t, s, newUser("u2", at(0)))
+	mustTree(t, s, "org/a")
 	for i, r := range pagingRecords {
 		k := newKey(r.id, "u1", r.created)
 		if i%2 == 1 {
@@ -423,6 +457,56 @@ func testListKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if got := list(tt.f, store.Page{}); !slices.Equal(got, tt.want) {
 			t.Errorf("%s: ListKeys(%+v) = %q, want %q", tt.name, tt.f, got, tt.want)
 		}
+	}
+
+	// Within: keys on a subtree. team/t is below org/a, team/u below team/t.
+	mustTree(t, s, "team/t < org/a", "team/u < team/t", "org/b")
+	for _, k := range []store.Key{
+		{ID: "in-t", Format: store.FormatToken, Owner: "u2", Resource: "team/t", CreatedAt: at(9)},
+		{ID: "in-u", Format: store.FormatToken, Resource: "team/u", Role: "member", CreatedAt: at(8)},
+		{ID: "in-b", Format: store.FormatToken, Resource: "org/b", Role: "member", CreatedAt: at(8)},
+	} {
+		mustCreateKey(t, s, k)
+	}
+	tests = []struct {
+		name string
+		f    store.KeyFilter
+		want []string
+	}{
+		{"within a root", store.KeyFilter{Within: []string{"org/a"}}, []string{"a", "u-9", "x", "in-u", "in-t"}},
+		{"within a child", store.KeyFilter{Within: []string{"team/t"}}, []string{"in-u", "in-t"}},
+		{"within a leaf", store.KeyFilter{Within: []string{"team/u"}}, []string{"in-u"}},
+		{"within overlapping", store.KeyFilter{Within: []string{"team/u", "org/a", "team/t"}}, []string{"a", "u-9", "x", "in-u", "in-t"}},
+		{"within two trees", store.KeyFilter{Within: []string{"team/u", "org/b"}}, []string{"in-b", "in-u"}},
+		{"owner within", store.KeyFilter{Owner: "u2", Within: []string{"org/a"}}, []string{"in-t"}},
+		{"business within", store.KeyFilter{Business: true, Within: []string{"org/a"}}, []string{"a", "u-9", "x", "in-u"}},
+		{"resource within", store.KeyFilter{Resource: "team/u", Within: []string{"org/a"}}, []string{"in-u"}},
+		{"within nothing", store.KeyFilter{Within: []string{}}, nil},
+		{"within an unknown resource", store.KeyFilter{Within: []string{"org/ghost"}}, nil},
+	}
+	for _, tt := range tests {
+		if got := list(tt.f, store.Page{}); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: ListKeys(%+v) = %q, want %q", tt.name, tt.f, got, tt.want)
+		}
+	}
+	// Paging within a subtree.
+	var paged []string
+	page := store.Page{Limit: 2}
+	for range 10 {
+		keys, err := s.ListKeys(ctx, store.KeyFilter{Within: []string{"org/a"}}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			paged = append(paged, k.ID)
+		}
+		if len(keys) < 2 {
+			break
+		}
+		page.AfterCreated, page.AfterID = keys[len(keys)-1].CreatedAt, keys[len(keys)-1].ID
+	}
+	if want := []string{"a", "u-9", "x", "in-u", "in-t"}; !slices.Equal(paged, want) {
+		t.Errorf("paged within org/a: %q, want %q", paged, want)
 	}
 }
 

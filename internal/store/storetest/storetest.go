@@ -18,13 +18,17 @@
 //   - Times come back in UTC, truncated to the second.
 //   - Lists are ordered by (CreatedAt, ID in byte order) and return the records strictly after
 //     (Page.AfterCreated, Page.AfterID); a Limit that is not positive means 50. ListEvents is
-//     ordered by write order and Page.AfterID is the ID of the last event seen.
+//     ordered by write order and Page.AfterID is the ID of the last event seen. ListResources
+//     is ordered by (CreatedAt, ID, Type) and Page.AfterID is a "type/id"; ListGrants by
+//     (CreatedAt, Principal) and Page.AfterID is a principal.
 //   - Every change writes its event (when ev.Action is not empty) in its transaction: a change
 //     that fails writes none. DeleteKeys writes one event per deleted key, with Target
 //     "key:<id>" and, when the template has none, the key's resource.
 //   - nil Metadata, AllowedCIDRs, Credits and time pointers read back as nil; an empty non-nil
 //     map or slice may read back as nil.
 //   - A cancelled context makes a call fail with an error that wraps context.Canceled.
+//   - Deleting a key, a user or a resource deletes every grant that names it, so a new record
+//     with the same id inherits nothing.
 package storetest
 
 import (
@@ -32,6 +36,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,10 +66,19 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReissueKey", testReissueKey},
 		{"ReissueKeyErrors", testReissueKeyErrors},
 		{"TouchKeys", testTouchKeys},
+		{"BusinessKeyGrant", testBusinessKeyGrant},
 		{"CreateToken", testCreateToken},
 		{"DeleteTokens", testDeleteTokens},
 		{"SetAdmin", testSetAdmin},
 		{"Bootstrap", testBootstrap},
+		{"ResourceRoundTrip", testResourceRoundTrip},
+		{"ResourceConflicts", testResourceConflicts},
+		{"ListResources", testListResources},
+		{"UpdateResource", testUpdateResource},
+		{"DeleteResource", testDeleteResource},
+		{"Grants", testGrants},
+		{"ReusedIDsInheritNothing", testReusedIDsInheritNothing},
+		{"ResourceEvents", testResourceEvents},
 		{"EventsWithChanges", testEventsWithChanges},
 		{"FailedChangesWriteNoEvent", testFailedChangesWriteNoEvent},
 		{"ListEvents", testListEvents},
@@ -145,6 +159,36 @@ func mustCreateKey(t *testing.T, s store.Store, k store.Key) store.Secret {
 	return sec
 }
 
+// resEvent is event(action, ref) for a change of the resource ref (its Resource set).
+func resEvent(action, ref string) store.Event {
+	ev := event(action, ref)
+	ev.Resource = ref
+	return ev
+}
+
+// newResource is the resource ref ("type/id") below parent ("" for a root).
+func newResource(ref, parent string, created time.Time) store.Resource {
+	typ, id, _ := strings.Cut(ref, "/")
+	return store.Resource{Type: typ, ID: id, Name: "Resource " + ref, Parent: parent, CreatedAt: created}
+}
+
+func mustCreateResource(t *testing.T, s store.Store, r store.Resource) {
+	t.Helper()
+	if err := s.CreateResource(t.Context(), r, resEvent("resource.create", r.Ref())); err != nil {
+		t.Fatalf("CreateResource(%s): %v", r.Ref(), err)
+	}
+}
+
+// mustTree creates resources, in order, all at at(0); each is "type/id" for a root or
+// "type/id < parent/ref" for a child.
+func mustTree(t *testing.T, s store.Store, specs ...string) {
+	t.Helper()
+	for _, spec := range specs {
+		ref, parent, _ := strings.Cut(spec, " < ")
+		mustCreateResource(t, s, newResource(ref, parent, at(0)))
+	}
+}
+
 func newToken(id, kind, userID string, created time.Time) store.Token {
 	return store.Token{ID: id, Kind: kind, UserID: userID, Hash: hash("token:" + id), CreatedAt: created}
 }
@@ -170,7 +214,8 @@ func wantPlainErr(t *testing.T, what string, err error) {
 	switch {
 	case err == nil:
 		t.Errorf("%s: no error, want one", what)
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrUnavailable),
+		errors.Is(err, store.ErrInvalid):
 		t.Errorf("%s: err = %v, want an error that is no sentinel", what, err)
 	}
 }
@@ -283,6 +328,86 @@ func checkKey(t *testing.T, got, want store.Key) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("key %s:\n got %+v\nwant %+v", want.ID, got, want)
 	}
+}
+
+// storedResource is r as a store returns it.
+func storedResource(r store.Resource) store.Resource {
+	r.CreatedAt = sec(r.CreatedAt)
+	return r
+}
+
+// checkResource compares resources; want's time must already be what the store returns.
+func checkResource(t *testing.T, got, want store.Resource) {
+	t.Helper()
+	checkTime(t, "resource "+want.Ref()+" CreatedAt", got.CreatedAt, want.CreatedAt)
+	got.CreatedAt, want.CreatedAt = time.Time{}, time.Time{}
+	if got != want {
+		t.Errorf("resource %s:\n got %+v\nwant %+v", want.Ref(), got, want)
+	}
+}
+
+// checkGrants compares lists of grants, in order; want's times must already be what the store
+// returns.
+func checkGrants(t *testing.T, what string, got, want []store.Grant) {
+	t.Helper()
+	for _, g := range got {
+		if g.CreatedAt.Location() != time.UTC {
+			t.Errorf("%s: grant %+v: CreatedAt not in UTC", what, g)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+		return
+	}
+	for i := range got {
+		if got[i].Resource != want[i].Resource || got[i].Principal != want[i].Principal ||
+			got[i].Role != want[i].Role || !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+			t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+			return
+		}
+	}
+}
+
+// grantsOf is s.GrantsOf(principal), sorted by resource.
+func grantsOf(t *testing.T, s store.Store, principal string) []store.Grant {
+	t.Helper()
+	gs, err := s.GrantsOf(t.Context(), principal)
+	if err != nil {
+		t.Fatalf("GrantsOf(%s): %v", principal, err)
+	}
+	slices.SortFunc(gs, func(a, b store.Grant) int { return strings.Compare(a.Resource, b.Resource) })
+	return gs
+}
+
+// grantsOn is every grant on resource, following pages of 2.
+func grantsOn(t *testing.T, s store.Store, resource string) []store.Grant {
+	t.Helper()
+	var out []store.Grant
+	page := store.Page{Limit: 2}
+	for range 100 {
+		gs, err := s.ListGrants(t.Context(), resource, page)
+		if err != nil {
+			t.Fatalf("ListGrants(%s): %v", resource, err)
+		}
+		if len(gs) > page.Limit {
+			t.Fatalf("ListGrants(%s): page of %d, limit %d", resource, len(gs), page.Limit)
+		}
+		out = append(out, gs...)
+		if len(gs) < page.Limit {
+			break
+		}
+		page.AfterCreated, page.AfterID = gs[len(gs)-1].CreatedAt, gs[len(gs)-1].Principal
+	}
+	return out
+}
+
+// refs lists the refs of rs, in order.
+func refs(rs []store.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Ref())
+	}
+	return out
 }
 
 // checkSecret compares a resolved secret row; want's times must already be what the store

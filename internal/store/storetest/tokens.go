@@ -135,7 +135,7 @@ func testDeleteTokens(t *testing.T, newStore func(t *testing.T) store.Store) {
 		before := countEvents(t, s)
 		for _, f := range []store.TokenFilter{{}, {ExceptID: "p1"}} {
 			_, err := s.DeleteTokens(t.Context(), f, event("token.revoke", ""))
-			wantPlainErr(t, fmt.Sprintf("DeleteTokens(%+v)", f), err)
+			wantErr(t, fmt.Sprintf("DeleteTokens(%+v)", f), err, store.ErrInvalid)
 		}
 		for _, id := range all {
 			if _, err := s.Resolve(t.Context(), hash("token:"+id)); err != nil {

@@ -155,6 +155,7 @@ func testDeleteUser(t *testing.T, newStore func(t *testing.T) store.Store) {
 	u1, u2 := newUser("u1", at(0)), newUser("u2", at(0))
 	mustCreateUser(t, s, u1)
 	mustCreateUser(t, s, u2)
+	mustTree(t, s, "org/acme", "project/p1 < org/acme")
 	k1 := mustCreateKey(t, s, newKey("k1", "u1", at(1)))
 	k2key := newKey("k2", "u1", at(2))
 	k2key.Format = store.FormatKeySecret
@@ -170,6 +171,17 @@ func testDeleteUser(t *testing.T, newStore func(t *testing.T) store.Store) {
 	a1 := newToken("a1", store.KindAdmin, "u1", at(2))
 	if _, _, err := s.SetAdmin(ctx, "u1", &a1, event("user.promote", "user:u1")); err != nil {
 		t.Fatal(err)
+	}
+	for _, g := range []store.Grant{
+		{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(3)},
+		{Resource: "project/p1", Principal: "user:u1", Role: "member", CreatedAt: at(3)},
+		{Resource: "project/p1", Principal: "user:u2", Role: "member", CreatedAt: at(3)},
+		// A grant naming one of u1's keys goes with the key.
+		{Resource: "org/acme", Principal: "key:k1", Role: "observer", CreatedAt: at(3)},
+	} {
+		if _, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	before := countEvents(t, s)
 
@@ -195,6 +207,16 @@ func testDeleteUser(t *testing.T, newStore func(t *testing.T) store.Store) {
 	keys, err := s.ListKeys(ctx, store.KeyFilter{Owner: "u1"}, store.Page{})
 	if err != nil || len(keys) != 0 {
 		t.Errorf("ListKeys(owner u1) = %d keys, %v; want none", len(keys), err)
+	}
+	for _, p := range []string{"user:u1", "key:k1"} {
+		if gs := grantsOf(t, s, p); len(gs) != 0 {
+			t.Errorf("%s keeps grants %+v after its user was deleted", p, gs)
+		}
+	}
+	checkGrants(t, "grants on project/p1", grantsOn(t, s, "project/p1"),
+		[]store.Grant{{Resource: "project/p1", Principal: "user:u2", Role: "member", CreatedAt: sec(at(3))}})
+	if gs := grantsOf(t, s, "key:kb"); len(gs) != 1 {
+		t.Errorf("the business key kb has grants %+v, want its own", gs)
 	}
 	// Nothing of anyone else went.
 	if _, err := s.GetUser(ctx, "u2"); err != nil {
@@ -228,6 +250,9 @@ func testDeleteUser(t *testing.T, newStore func(t *testing.T) store.Store) {
 	keys, err = s.ListKeys(ctx, store.KeyFilter{Owner: "u1"}, store.Page{})
 	if err != nil || len(keys) != 0 {
 		t.Errorf("recreated user owns %d keys (%v), want none", len(keys), err)
+	}
+	if gs := grantsOf(t, s, "user:u1"); len(gs) != 0 {
+		t.Errorf("recreated user inherits grants %+v", gs)
 	}
 }
 

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+type eventJSON struct {
+	ID         string    `json:"id"`
+	At         time.Time `json:"at"`
+	Actor      *string   `json:"actor"`
+	Credential *string   `json:"credential"`
+	Action     string    `json:"action"`
+	Target     *string   `json:"target"`
+	Resource   *string   `json:"resource"`
+	Result     string    `json:"result"`
+	IP         *string   `json:"ip"`
+	Count      int       `json:"count"`
+	Detail     *string   `json:"detail"`
+}
+
+func toEventJSON(e store.Event) eventJSON {
+	return eventJSON{
+		ID: e.ID, At: e.At.UTC(), Actor: nullable(e.Actor), Credential: nullable(e.Credential),
+		Action: e.Action, Target: nullable(e.Target), Resource: nullable(e.Resource),
+		Result: e.Result, IP: nullable(e.IP), Count: e.Count, Detail: nullable(e.Detail),
+	}
+}
+
+// listAudit answers the audit trail: a resource's events (and its descendants') for its
+// managers, everything for admins.
+func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
+	caller := authn.FromContext(r.Context())
+	q := r.URL.Query()
+	f := store.EventFilter{Actor: q.Get("actor"), Action: q.Get("action")}
+	if res := q.Get("resource"); res != "" {
+		ref, err := h.parseRef("resource", res)
+		if err != nil {
+			return err
+		}
+		if err := h.authz.Require(r.Context(), caller, config.PermManage, ref); err != nil {
+			return err
+		}
+		f.Resource = ref
+	} else if !caller.Admin() {
+		return forbidden("Only admins read the whole audit trail; name a resource you manage with ?resource=.")
+	}
+	page, fp, err := pageFrom(q, "resource="+f.Resource, "actor="+f.Actor, "action="+f.Action)
+	if err != nil {
+		return err
+	}
+	limit := page.Limit
+	page.Limit++
+	evs, err := h.store.ListEvents(r.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	evs, next := nextCursor(evs, limit, fp, func(e store.Event) (time.Time, string) { return e.At, e.ID })
+	out := make([]eventJSON, len(evs))
+	for i, e := range evs {
+		out[i] = toEventJSON(e)
+	}
+	h.writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_cursor": next}, "")
+	return nil
+}

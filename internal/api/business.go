@@ -1,0 +1,97 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// businessSelection is what /tokens/business covers: the business keys of the resources the
+// caller manages and their descendants, narrowed by ?resource= to one subtree.
+func (h *Handler) businessSelection(r *http.Request) (store.KeyFilter, bool, error) {
+	id := authn.FromContext(r.Context())
+	f := store.KeyFilter{Business: true}
+	if res := r.URL.Query().Get("resource"); res != "" {
+		ref, err := h.parseRef("resource", res)
+		if err != nil {
+			return f, false, err
+		}
+		if err := h.authz.Require(r.Context(), id, config.PermManage, ref); err != nil {
+			return f, false, err
+		}
+		f.Within = []string{ref}
+		return f, false, nil
+	}
+	roots, all, err := h.authz.Roots(r.Context(), id, config.PermManage)
+	if err != nil {
+		return f, false, err
+	}
+	if !all {
+		f.Within = append([]string{}, roots...)
+	}
+	return f, all, nil
+}
+
+func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error {
+	f, _, err := h.businessSelection(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page, fp, err := pageFrom(q, "resource="+q.Get("resource"))
+	if err != nil {
+		return err
+	}
+	limit := page.Limit
+	page.Limit++
+	keys, err := h.store.ListKeys(r.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	keys, next := nextCursor(keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID })
+	out := make([]keyJSON, len(keys))
+	for i, k := range keys {
+		out[i] = toKeyJSON(k)
+	}
+	h.writeJSON(w, http.StatusOK, map[string]any{"keys": out, "next_cursor": next}, "")
+	return nil
+}
+
+// deleteBusinessKeys revokes every business key the selection covers. An admin names the
+// resource: revoking every business key of the whole instance in one call is not offered.
+func (h *Handler) deleteBusinessKeys(w http.ResponseWriter, r *http.Request) error {
+	f, all, err := h.businessSelection(r)
+	if err != nil {
+		return err
+	}
+	if all {
+		return badRequest("Name the resource whose business keys to revoke: ?resource=type/id.")
+	}
+	if f.Within != nil && len(f.Within) > 0 {
+		if _, err := h.store.DeleteKeys(r.Context(), f, h.event(r, "key.revoke", "", "")); err != nil {
+			return err
+		}
+	}
+	h.writeJSON(w, http.StatusNoContent, nil, "")
+	return nil
+}
+
+// deleteBusinessKey revokes one business key (its resource's managers may).
+func (h *Handler) deleteBusinessKey(w http.ResponseWriter, r *http.Request) error {
+	keyID := r.PathValue("id")
+	k, err := h.store.GetKey(r.Context(), keyID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("The key was")
+		}
+		return err
+	}
+	if k.Owner != "" {
+		return notFound("The business key was")
+	}
+	return h.deleteKey(w, r)
+}

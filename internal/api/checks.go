@@ -1,0 +1,128 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+type checkRequest struct {
+	Principal  string `json:"principal"`
+	Permission string `json:"permission"`
+	Resource   string `json:"resource"`
+	Explain    bool   `json:"explain"`
+}
+
+type checkAnswer struct {
+	Allowed bool           `json:"allowed"`
+	Because *authz.Because `json:"because,omitempty"`
+}
+
+// check answers "may this principal do this on that resource?", and with explain, why. It is
+// always 200 for a well-formed request: a resource that does not exist or that the caller may
+// not see is simply not allowed, so the answer is no oracle.
+func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
+	caller := authn.FromContext(r.Context())
+	var req checkRequest
+	if err := h.decode(w, r, &req); err != nil {
+		return err
+	}
+	perm, ok := config.ParsePermission(req.Permission)
+	if !ok || perm == config.PermNone {
+		return badRequest(`permission must be "read", "write" or "manage".`)
+	}
+	ref, err := h.parseRef("resource", req.Resource)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	subject := caller
+	if req.Principal != "" && req.Principal != caller.Principal() {
+		// Asking about someone else needs manage on the resource; a resource the caller may
+		// not see is just "no".
+		canRead, err := h.authz.Can(ctx, caller, config.PermRead, ref)
+		if err != nil {
+			return err
+		}
+		if !canRead {
+			h.writeJSON(w, http.StatusOK, hiddenAnswer(req.Explain), "")
+			return nil
+		}
+		if err := h.authz.Require(ctx, caller, config.PermManage, ref); err != nil {
+			return err
+		}
+		if subject, err = h.identityOf(r, req.Principal); err != nil {
+			return err
+		}
+		if subject == nil {
+			ans := checkAnswer{}
+			if req.Explain {
+				ans.Because = &authz.Because{Reason: "No such principal."}
+			}
+			h.writeJSON(w, http.StatusOK, ans, "")
+			return nil
+		}
+	}
+	if !req.Explain {
+		ok, err := h.authz.Can(ctx, subject, perm, ref)
+		if err != nil {
+			return err
+		}
+		h.writeJSON(w, http.StatusOK, checkAnswer{Allowed: ok}, "")
+		return nil
+	}
+	ok, because, err := h.authz.Explain(ctx, subject, perm, ref)
+	if err != nil {
+		return err
+	}
+	if subject == caller && !ok && because != nil && because.Denied == authz.DeniedNoSuchResource {
+		// The caller cannot tell a missing resource from one it may not see.
+		h.writeJSON(w, http.StatusOK, hiddenAnswer(true), "")
+		return nil
+	}
+	h.writeJSON(w, http.StatusOK, checkAnswer{Allowed: ok, Because: because}, "")
+	return nil
+}
+
+func hiddenAnswer(explain bool) checkAnswer {
+	if !explain {
+		return checkAnswer{}
+	}
+	return checkAnswer{Because: &authz.Because{Reason: "No grant of yours reaches this resource."}}
+}
+
+// identityOf builds the identity a principal acts as, for checks about someone else:
+// "user:<id>" is the user through their grants; "key:<id>" is the key with its own limits. It
+// returns nil when the principal does not exist.
+func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, error) {
+	ctx := r.Context()
+	kind, id, ok := strings.Cut(principal, ":")
+	if !ok || id == "" {
+		return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+	}
+	switch kind {
+	case "user":
+		if _, err := h.store.GetUser(ctx, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, nil
+	case "key":
+		k, err := h.store.GetKey(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, nil
+	}
+	return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+}

@@ -1,0 +1,281 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// Tree is the resource tree and the grants as Check reads them. cache.Store serves both from
+// memory and forgets them the moment a resource or grant changes, so a removed grant or a moved
+// resource is refused at the very next request.
+type Tree interface {
+	// Resource returns the resource "type/id", or store.ErrNotFound.
+	Resource(ctx context.Context, ref string) (store.Resource, error)
+	// Grants returns a principal's grants as resource ref → role.
+	Grants(ctx context.Context, principal string) (map[string]string, error)
+}
+
+// maxDepth bounds a walk up the tree. The schema has no cycles, so a real tree is at most as
+// deep as it has types; this only guards against a corrupt store.
+const maxDepth = 64
+
+// Because explains a decision: the grant that allowed it and the path from the checked
+// resource up to that grant, or, when nothing allowed it, why.
+type Because struct {
+	Reason string       `json:"reason"`
+	Grant  *GrantJSON   `json:"grant,omitempty"`
+	Path   []string     `json:"path,omitempty"`
+	Denied DeniedReason `json:"-"`
+}
+
+// GrantJSON is a grant as explanations show it.
+type GrantJSON struct {
+	Principal string `json:"principal"`
+	Role      string `json:"role"`
+	Resource  string `json:"resource"`
+}
+
+// DeniedReason classifies a refusal.
+type DeniedReason int
+
+// Reasons a check is refused.
+const (
+	NotDenied            DeniedReason = iota
+	DeniedNoGrant                     // no grant on the resource or an ancestor gives the permission
+	DeniedKeyScope                    // the key is confined to another part of the tree
+	DeniedKeyRole                     // the key's role caps the permission away
+	DeniedNoSuchResource              // the resource does not exist
+	DeniedNoPrincipal                 // the principal does not exist
+)
+
+// subject is who a check is about: a principal whose grants count, narrowed by a personal
+// key's own limits.
+type subject struct {
+	principal string
+	admin     bool
+	// capResource confines a personal key to a subtree ("" for none).
+	capResource string
+	// capRole caps a personal key's permissions ("" for none).
+	capRole string
+}
+
+// subjectOf is the subject an identity acts as.
+func subjectOf(id *authn.Identity) subject {
+	s := subject{principal: id.Principal(), admin: id.Admin()}
+	if id.Type == authn.TypeKey && id.Key != nil && id.Key.Owner != "" {
+		s.capResource, s.capRole = id.Key.Resource, id.Key.Role
+	}
+	return s
+}
+
+// Can reports whether the caller may do perm on the resource ref. A resource that does not
+// exist is simply not allowed.
+func (a *Authorizer) Can(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) (bool, error) {
+	ok, _, err := a.decide(ctx, subjectOf(id), perm, ref, false)
+	return ok, err
+}
+
+// Require decides access to the resource ref for an action needing perm, the contract's way: a
+// caller that may not even read it gets ErrHidden (404), one that may read it but lacks perm
+// gets ErrForbidden (403).
+func (a *Authorizer) Require(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) error {
+	s := subjectOf(id)
+	ok, _, err := a.decide(ctx, s, perm, ref, false)
+	if err != nil || ok {
+		return err
+	}
+	if perm != config.PermRead {
+		canRead, _, err := a.decide(ctx, s, config.PermRead, ref, false)
+		if err != nil {
+			return err
+		}
+		if canRead {
+			return ErrForbidden
+		}
+	}
+	return ErrHidden
+}
+
+// Explain decides like Can and says why.
+func (a *Authorizer) Explain(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) (bool, *Because, error) {
+	return a.decide(ctx, subjectOf(id), perm, ref, true)
+}
+
+// decide is the one tree walk: from ref up to its root, looking for the nearest grant of the
+// subject whose role includes perm, and checking a personal key's own limits on the way.
+func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, ref string, explain bool) (bool, *Because, error) {
+	// deny builds the explanation only when one was asked for: a refusal on the hot path
+	// allocates nothing.
+	deny := func(r DeniedReason, reason func() string) (bool, *Because, error) {
+		if !explain {
+			return false, nil, nil
+		}
+		return false, &Because{Reason: reason(), Denied: r}, nil
+	}
+	if s.admin {
+		if _, err := a.tree.Resource(ctx, ref); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
+			}
+			return false, nil, err
+		}
+		if !explain {
+			return true, nil, nil
+		}
+		return true, &Because{Reason: "The credential is an admin credential: it may do everything."}, nil
+	}
+	if s.principal == "" {
+		return deny(DeniedNoPrincipal, func() string { return "The credential acts as no principal." })
+	}
+	grants, err := a.tree.Grants(ctx, s.principal)
+	if err != nil {
+		return false, nil, err
+	}
+	var path []string
+	var foundRole, foundRes string
+	found := false
+	foundDepth := -1
+	inScope := s.capResource == ""
+	cur := ref
+	for depth := 0; cur != "" && depth < maxDepth; depth++ {
+		r, err := a.tree.Resource(ctx, cur)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				if depth == 0 {
+					return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
+				}
+				break // a parent vanished mid-walk: nothing above it counts
+			}
+			return false, nil, err
+		}
+		path = appendPath(path, cur, explain)
+		if !found {
+			if role, ok := grants[cur]; ok {
+				if p, ok := a.roles[role]; ok && p.Has(perm) {
+					found, foundRole, foundRes, foundDepth = true, role, cur, depth
+				}
+			}
+		}
+		if cur == s.capResource {
+			inScope = true
+		}
+		if found && inScope {
+			break
+		}
+		cur = r.Parent
+	}
+	if !found {
+		return deny(DeniedNoGrant, func() string {
+			return s.principal + " has no grant on " + ref + " or above it whose role includes " + perm.String() + "."
+		})
+	}
+	if !inScope {
+		return deny(DeniedKeyScope, func() string {
+			return "The key is confined to " + s.capResource + ", and " + ref + " is not in it."
+		})
+	}
+	if s.capRole != "" {
+		if p, ok := a.roles[s.capRole]; !ok || !p.Has(perm) {
+			return deny(DeniedKeyRole, func() string {
+				return "The key's role " + s.capRole + " does not include " + perm.String() + "."
+			})
+		}
+	}
+	if !explain {
+		return true, nil, nil
+	}
+	reason := s.principal + " has the role " + foundRole + " on " + foundRes
+	if foundDepth > 0 {
+		reason += ", inherited by " + ref
+	}
+	g := &GrantJSON{Principal: s.principal, Role: foundRole, Resource: foundRes}
+	return true, &Because{Reason: reason + ".", Grant: g, Path: path[:foundDepth+1]}, nil
+}
+
+func appendPath(path []string, ref string, explain bool) []string {
+	if !explain {
+		return path
+	}
+	return append(path, ref)
+}
+
+// Within reports whether ref is root or one of its descendants.
+func (a *Authorizer) Within(ctx context.Context, ref, root string) (bool, error) {
+	cur := ref
+	for depth := 0; cur != "" && depth < maxDepth; depth++ {
+		if cur == root {
+			return true, nil
+		}
+		r, err := a.tree.Resource(ctx, cur)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return false, err
+		}
+		cur = r.Parent
+	}
+	return false, nil
+}
+
+// ParseRef splits "type/id".
+func ParseRef(ref string) (typ, id string, ok bool) {
+	typ, id, ok = strings.Cut(ref, "/")
+	return typ, id, ok && typ != "" && id != "" && !strings.Contains(id, "/")
+}
+
+// Roots returns the tops of the subtrees on which the caller holds perm: every resource there
+// and below it is within reach. all is true for admin credentials (everything). A personal key's
+// own limits narrow the answer: a role without perm leaves nothing, and a confining resource
+// clips every subtree to the part inside it.
+func (a *Authorizer) Roots(ctx context.Context, id *authn.Identity, perm config.Perms) (roots []string, all bool, err error) {
+	s := subjectOf(id)
+	if s.admin {
+		return nil, true, nil
+	}
+	if s.principal == "" {
+		return nil, false, nil
+	}
+	if s.capRole != "" {
+		if p, ok := a.roles[s.capRole]; !ok || !p.Has(perm) {
+			return nil, false, nil
+		}
+	}
+	grants, err := a.tree.Grants(ctx, s.principal)
+	if err != nil {
+		return nil, false, err
+	}
+	seen := map[string]bool{}
+	for ref, role := range grants {
+		if p, ok := a.roles[role]; !ok || !p.Has(perm) {
+			continue
+		}
+		top := ref
+		if s.capResource != "" {
+			inside, err := a.Within(ctx, ref, s.capResource)
+			if err != nil {
+				return nil, false, err
+			}
+			if !inside {
+				above, err := a.Within(ctx, s.capResource, ref)
+				if err != nil {
+					return nil, false, err
+				}
+				if !above {
+					continue // this grant lies outside the key's subtree
+				}
+				top = s.capResource
+			}
+		}
+		if !seen[top] {
+			seen[top] = true
+			roots = append(roots, top)
+		}
+	}
+	return roots, false, nil
+}

@@ -1,0 +1,155 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// tree caches what authorization reads on every request: each resource's record (its parent
+// above all) and each principal's grants. Any write that changes the tree or a grant clears it
+// whole before the write returns: writes are rare next to checks, a cleared entry is read again
+// on demand, and a wholesale clear cannot miss a dependent entry (no "new enemy" window).
+type tree struct {
+	mu        sync.RWMutex
+	gen       uint64
+	resources map[string]resourceEntry
+	grants    map[string]grantsEntry
+}
+
+type resourceEntry struct {
+	r        store.Resource
+	negative bool
+	until    time.Time
+}
+
+type grantsEntry struct {
+	byResource map[string]string
+	until      time.Time
+}
+
+func newTree() tree {
+	return tree{resources: make(map[string]resourceEntry), grants: make(map[string]grantsEntry)}
+}
+
+// Resource returns the resource ref from memory when it can (authz.Tree).
+func (c *Store) Resource(ctx context.Context, ref string) (store.Resource, error) {
+	now := c.opts.Now()
+	c.tree.mu.RLock()
+	e, ok := c.tree.resources[ref]
+	gen := c.tree.gen
+	c.tree.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		if e.negative {
+			return store.Resource{}, store.ErrNotFound
+		}
+		return e.r, nil
+	}
+	r, err := c.Store.GetResource(ctx, ref)
+	switch {
+	case err == nil:
+		c.fillResource(ref, gen, resourceEntry{r: r, until: now.Add(c.opts.TTL)})
+	case errors.Is(err, store.ErrNotFound):
+		c.fillResource(ref, gen, resourceEntry{negative: true, until: now.Add(c.opts.NegativeTTL)})
+	}
+	return r, err
+}
+
+func (c *Store) fillResource(ref string, gen uint64, e resourceEntry) {
+	t := &c.tree
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen != gen {
+		return
+	}
+	if _, ok := t.resources[ref]; !ok {
+		for len(t.resources) >= c.opts.Size {
+			for victim := range t.resources {
+				delete(t.resources, victim)
+				break
+			}
+		}
+	}
+	t.resources[ref] = e
+}
+
+// Grants returns a principal's grants as resource → role from memory when it can (authz.Tree).
+// The map is shared: callers must not modify it.
+func (c *Store) Grants(ctx context.Context, principal string) (map[string]string, error) {
+	now := c.opts.Now()
+	c.tree.mu.RLock()
+	e, ok := c.tree.grants[principal]
+	gen := c.tree.gen
+	c.tree.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e.byResource, nil
+	}
+	gs, err := c.Store.GrantsOf(ctx, principal)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(gs))
+	for _, g := range gs {
+		m[g.Resource] = g.Role
+	}
+	t := &c.tree
+	t.mu.Lock()
+	if t.gen == gen {
+		if _, ok := t.grants[principal]; !ok {
+			for len(t.grants) >= c.opts.Size {
+				for victim := range t.grants {
+					delete(t.grants, victim)
+					break
+				}
+			}
+		}
+		t.grants[principal] = grantsEntry{byResource: m, until: now.Add(c.opts.TTL)}
+	}
+	t.mu.Unlock()
+	return m, nil
+}
+
+// ClearTree forgets every cached resource and grant. Every write below calls it; a cross-node
+// notification calls it too.
+func (c *Store) ClearTree() {
+	t := &c.tree
+	t.mu.Lock()
+	t.gen++
+	t.resources = make(map[string]resourceEntry)
+	t.grants = make(map[string]grantsEntry)
+	t.mu.Unlock()
+}
+
+func (c *Store) CreateResource(ctx context.Context, r store.Resource, ev store.Event) error {
+	err := c.Store.CreateResource(ctx, r, ev)
+	c.ClearTree()
+	return err
+}
+
+func (c *Store) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, ev store.Event) (store.Resource, error) {
+	r, err := c.Store.UpdateResource(ctx, ref, fn, ev)
+	c.ClearTree()
+	return r, err
+}
+
+func (c *Store) DeleteResource(ctx context.Context, ref string, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteResource(ctx, ref, ev)
+	c.ClearTree()
+	c.afterWrite(r, store.Revoked{})
+	return r, err
+}
+
+func (c *Store) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (store.Grant, error) {
+	out, err := c.Store.PutGrant(ctx, g, ev)
+	c.ClearTree()
+	return out, err
+}
+
+func (c *Store) DeleteGrant(ctx context.Context, resource, principal string, ev store.Event) error {
+	err := c.Store.DeleteGrant(ctx, resource, principal, ev)
+	c.ClearTree()
+	return err
+}

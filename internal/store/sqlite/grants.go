@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+const grantCols = "resource, principal, role, created_at"
+
+func scanGrant(row scanner) (store.Grant, error) {
+	var (
+		g       store.Grant
+		created int64
+	)
+	if err := row.Scan(&g.Resource, &g.Principal, &g.Role, &created); err != nil {
+		return store.Grant{}, err
+	}
+	g.CreatedAt = fromUnix(created)
+	return g, nil
+}
+
+func queryGrants(ctx context.Context, q querier, op, query string, args ...any) ([]store.Grant, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}
+
+// insertGrant stores g, or replaces the role of the grant of g.Principal on g.Resource (which
+// then keeps its CreatedAt). It does not check that the resource exists.
+func insertGrant(ctx context.Context, tx *sql.Tx, op string, g store.Grant) error {
+	_, err := tx.ExecContext(ctx, "INSERT INTO grants ("+grantCols+`) VALUES (?, ?, ?, ?)
+		ON CONFLICT (resource, principal) DO UPDATE SET role = excluded.role`,
+		g.Resource, g.Principal, g.Role, unix(g.CreatedAt))
+	return wrap(op, err)
+}
+
+// PutGrant stores the grant of g.Principal on g.Resource, or replaces the role of the one
+// there is (which keeps its CreatedAt), and writes ev, in one transaction. It returns the grant
+// as stored. ErrNotFound when g.Resource is no stored resource. The principal is stored as
+// given: the caller checks that it names a user or a key.
+func (db *DB) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (store.Grant, error) {
+	var out store.Grant
+	err := db.write(ctx, "put grant", func(tx *sql.Tx) error {
+		ok, err := resourceExists(ctx, tx, g.Resource)
+		if err != nil {
+			return wrap("put grant", err)
+		}
+		if !ok {
+			return fmt.Errorf("sqlite: put grant: resource %q: %w", g.Resource, store.ErrNotFound)
+		}
+		if err := insertGrant(ctx, tx, "put grant", g); err != nil {
+			return err
+		}
+		if out, err = scanGrant(tx.QueryRowContext(ctx, "SELECT "+grantCols+" FROM grants WHERE resource = ? AND principal = ?",
+			g.Resource, g.Principal)); err != nil {
+			return wrap("put grant", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return store.Grant{}, err
+	}
+	return out, nil
+}
+
+// DeleteGrant removes the grant of principal on resource and writes ev, in one transaction.
+// ErrNotFound (and no event) when there is none.
+func (db *DB) DeleteGrant(ctx context.Context, resource, principal string, ev store.Event) error {
+	return db.write(ctx, "delete grant", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE resource = ? AND principal = ?", resource, principal)
+		if err != nil {
+			return wrap("delete grant", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrap("delete grant", err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: delete grant of %s on %s: %w", principal, resource, store.ErrNotFound)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+}
+
+// ListGrants returns up to page.Limit grants (50 when it is not positive) on resource alone
+// (not its ancestors), ordered by (CreatedAt, Principal in byte order), strictly after the
+// page's position, whose AfterID is the principal of the last grant seen. A resource that does
+// not exist has no grants: no error.
+func (db *DB) ListGrants(ctx context.Context, resource string, page store.Page) ([]store.Grant, error) {
+	return queryGrants(ctx, db.r, "list grants", "SELECT "+grantCols+` FROM grants
+		WHERE resource = ? AND (created_at, principal) > (?, ?)
+		ORDER BY created_at, principal LIMIT ?`,
+		resource, unix(page.AfterCreated), page.AfterID, limitOf(page))
+}
+
+// GrantsOf returns every grant of principal ("user:<id>" or "key:<id>"), ordered by resource.
+func (db *DB) GrantsOf(ctx context.Context, principal string) ([]store.Grant, error) {
+	return queryGrants(ctx, db.r, "grants of", "SELECT "+grantCols+" FROM grants WHERE principal = ? ORDER BY resource", principal)
+}
