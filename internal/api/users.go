@@ -11,6 +11,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/throttle"
 )
 
 const (
@@ -202,15 +203,8 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 			if req.CurrentPassword == nil {
 				return badRequest("current_password is required to change your own password.")
 			}
-			ok := false
-			if cur.PasswordHash != "" {
-				ok, err = h.hasher.Verify(*req.CurrentPassword, cur.PasswordHash)
-				if err != nil {
-					return err
-				}
-			}
-			if !ok {
-				return forbidden("current_password is not right.")
+			if err := h.checkCurrentPassword(r, cur, *req.CurrentPassword); err != nil {
+				return err
 			}
 		}
 		if newHash, err = h.hashPassword(*req.Password, cur.Email); err != nil {
@@ -243,6 +237,37 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.writeJSON(w, http.StatusOK, toUserJSON(u), "User updated")
+	return nil
+}
+
+// checkCurrentPassword verifies the password a user gives to change their own. Wrong guesses
+// count against the same per-account and per-address throttle as failed logins, so a stolen key
+// cannot be used to guess its owner's password.
+func (h *Handler) checkCurrentPassword(r *http.Request, u store.User, password string) error {
+	attempt, err := h.pw.throttle.Begin(throttleAccount(u.EmailNorm), throttleAddr(h.clientAddr(r)))
+	if err != nil {
+		var ref *throttle.Refused
+		if !errors.As(err, &ref) {
+			return err
+		}
+		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "Too many wrong passwords; try again later.", RetryAfter: ref.RetrySeconds()}
+	}
+	defer attempt.Abandoned()
+	encoded := u.PasswordHash
+	if encoded == "" {
+		encoded = h.pw.dummy
+	}
+	ok, err := h.hasher.Verify(password, encoded)
+	if err != nil {
+		return err
+	}
+	if !ok || u.PasswordHash == "" {
+		attempt.Failed()
+		h.recordLogin(actionLoginFailed, h.clientIP(r), "user:"+u.ID, "wrong current_password")
+		return forbidden("current_password is not right.")
+	}
+	attempt.Succeeded()
 	return nil
 }
 

@@ -392,3 +392,28 @@ func TestUsersPaginationAndSelf(t *testing.T) {
 	in.must(401, req{method: "GET", path: "/v1/me", token: tok})
 	in.must(404, req{method: "GET", path: "/v1/users/c", token: boot})
 }
+
+// TestChangeOwnPassword: it needs the current password, ends one's other personal access
+// tokens, and wrong guesses are throttled like failed logins.
+func TestChangeOwnPassword(t *testing.T) {
+	in := start(t, startOpts{})
+	in.must(201, req{method: "POST", path: "/v1/users", token: testBootstrap,
+		body: `{"id": "u", "email": "u@example.com", "password": "correct horse battery staple"}`})
+	login := func(pw string) string {
+		return in.must(200, req{method: "POST", path: "/v1/auth/login", body: `{"email": "u@example.com", "password": "` + pw + `"}`}).json(t)["access_token"].(string)
+	}
+	first, second := login("correct horse battery staple"), login("correct horse battery staple")
+	in.must(403, req{method: "PATCH", path: "/v1/users/me", token: first, body: `{"password": "a brand new long password", "current_password": "wrong wrong wrong"}`})
+	in.must(200, req{method: "PATCH", path: "/v1/users/me", token: first, body: `{"password": "a brand new long password", "current_password": "correct horse battery staple"}`})
+	in.must(200, req{method: "GET", path: "/v1/me", token: first})
+	in.must(401, req{method: "GET", path: "/v1/me", token: second})
+	login("a brand new long password")
+
+	for i := 0; i < 20; i++ {
+		in.must(403, req{method: "PATCH", path: "/v1/users/me", token: first, body: `{"password": "another new long password", "current_password": "guess guess guess"}`})
+	}
+	a := in.must(429, req{method: "PATCH", path: "/v1/users/me", token: first, body: `{"password": "another new long password", "current_password": "a brand new long password"}`})
+	if a.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+}
