@@ -56,13 +56,14 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		if err := h.authz.Require(ctx, caller, config.PermManage, ref); err != nil {
 			return err
 		}
-		if subject, err = h.identityOf(r, req.Principal); err != nil {
+		var why string
+		if subject, why, err = h.identityOf(r, req.Principal); err != nil {
 			return err
 		}
 		if subject == nil {
 			ans := checkAnswer{}
 			if req.Explain {
-				ans.Because = &authz.Because{Reason: "No such principal."}
+				ans.Because = &authz.Because{Reason: why}
 			}
 			h.writeJSON(w, http.StatusOK, ans, "")
 			return nil
@@ -97,32 +98,36 @@ func hiddenAnswer(explain bool) checkAnswer {
 }
 
 // identityOf builds the identity a principal acts as, for checks about someone else:
-// "user:<id>" is the user through their grants; "key:<id>" is the key with its own limits. It
-// returns nil when the principal does not exist.
-func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, error) {
+// "user:<id>" is the user through their grants; "key:<id>" is the key with its own limits. When
+// the principal cannot act at all (it does not exist, or the key has expired) it returns nil and
+// the reason.
+func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, string, error) {
 	ctx := r.Context()
 	kind, id, ok := strings.Cut(principal, ":")
 	if !ok || id == "" {
-		return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+		return nil, "", badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 	}
 	switch kind {
 	case "user":
 		if _, err := h.store.GetUser(ctx, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
+				return nil, "No such user.", nil
 			}
-			return nil, err
+			return nil, "", err
 		}
-		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, nil
+		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, "", nil
 	case "key":
 		k, err := h.store.GetKey(ctx, id)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
+				return nil, "No such key: it was never created, or it was revoked.", nil
 			}
-			return nil, err
+			return nil, "", err
 		}
-		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, nil
+		if k.ExpiresAt != nil && !h.now().Before(*k.ExpiresAt) {
+			return nil, "The key has expired.", nil
+		}
+		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, "", nil
 	}
-	return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+	return nil, "", badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 }
