@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/config"
@@ -46,19 +45,7 @@ func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	limit := page.Limit
-	page.Limit++
-	keys, err := h.store.ListKeys(r.Context(), f, page)
-	if err != nil {
-		return err
-	}
-	keys, next := nextCursor(keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID })
-	out := make([]keyJSON, len(keys))
-	for i, k := range keys {
-		out[i] = toKeyJSON(k)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"keys": out, "next_cursor": next}, "")
-	return nil
+	return h.writeKeys(w, r, f, page, fp)
 }
 
 // deleteBusinessKeys revokes every business key the selection covers. An admin names the

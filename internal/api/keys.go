@@ -362,6 +362,12 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.writeKeys(w, r, f, page, fp)
+}
+
+// writeKeys answers one page of the keys f selects: the list shape of /keys and
+// /tokens/business alike.
+func (h *Handler) writeKeys(w http.ResponseWriter, r *http.Request, f store.KeyFilter, page store.Page, fp string) error {
 	limit := page.Limit
 	page.Limit++
 	keys, err := h.store.ListKeys(r.Context(), f, page)

@@ -56,16 +56,24 @@ func noStore(w http.ResponseWriter) {
 // empty body is {}. Unknown fields, a second value or anything but whitespace after the value,
 // and a body over the configured limit are refused.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body := http.MaxBytesReader(w, r.Body, h.maxBody)
-	data, err := io.ReadAll(body)
+	data, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, dst)
+}
+
+// readBody reads the whole request body, refusing one over the configured limit with 413.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "The request body is too large."}
+			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "The request body is too large."}
 		}
-		return badRequest("The request body could not be read.")
+		return nil, badRequest("The request body could not be read.")
 	}
-	return decodeJSON(data, dst)
+	return data, nil
 }
 
 // decodeJSON is decode's parser, separate so it can be fuzzed.

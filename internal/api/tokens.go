@@ -67,14 +67,9 @@ func (h *Handler) revokeAllPersonal(w http.ResponseWriter, r *http.Request) erro
 // grace has ended, an expired personal token — revokes nothing, so an old leak cannot take
 // down the key's current secret. Only real tokens cause a store write, each with its audit event.
 func (h *Handler) revokeLeaked(w http.ResponseWriter, r *http.Request) error {
-	body := http.MaxBytesReader(w, r.Body, h.maxBody)
-	data, err := io.ReadAll(body)
+	data, err := h.readBody(w, r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "The request body is too large."}
-		}
-		return badRequest("The request body could not be read.")
+		return err
 	}
 	tokens, err := parseRevokeBody(data)
 	if err != nil {

@@ -194,14 +194,7 @@ func (a *Authorizer) KeyOwner(id *authn.Identity, requested string) (string, err
 		}
 		return id.UserID, nil
 	}
-	uid, ok := strings.CutPrefix(requested, "user:")
-	if !ok || uid == "" {
-		return "", ErrBadOwner
-	}
-	if id.Admin() || uid == id.UserID {
-		return uid, nil
-	}
-	return "", ErrForbidden
+	return ownerOf(id, requested, ErrForbidden)
 }
 
 // KeyListOwner decides whose keys a caller may list when it asks for owner=requested
@@ -218,14 +211,20 @@ func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string) (string,
 		}
 		return id.UserID, nil
 	}
-	uid, ok := strings.CutPrefix(requested, "user:")
+	return ownerOf(id, requested, ErrHidden)
+}
+
+// ownerOf parses owner "user:<id>" and allows it for admins and the user themself; anyone else
+// gets refusal.
+func ownerOf(id *authn.Identity, owner string, refusal error) (string, error) {
+	uid, ok := strings.CutPrefix(owner, "user:")
 	if !ok || uid == "" {
 		return "", ErrBadOwner
 	}
 	if id.Admin() || uid == id.UserID {
 		return uid, nil
 	}
-	return "", ErrHidden
+	return "", refusal
 }
 
 // Validation errors the deciders return for a malformed request (400).
