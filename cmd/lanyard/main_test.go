@@ -130,17 +130,17 @@ func TestCLIAgainstARunningServer(t *testing.T) {
 	}
 	tok := k["token"].(string)
 
-	// The key works as a CLI credential too, and lists its owner's keys without secrets.
-	code, out, _ = cli(t, map[string]string{"LANYARD_ADDR": "http://" + addr, "LANYARD_TOKEN": tok}, "", "keys", "list")
+	// The key works as a CLI credential too: it shows itself, never its secret.
+	code, out, _ = cli(t, map[string]string{"LANYARD_ADDR": "http://" + addr, "LANYARD_TOKEN": tok}, "", "keys", "get", "ann-ci")
 	if code != 0 || !strings.Contains(out, `"ann-ci"`) || strings.Contains(out, tok) {
-		t.Fatalf("keys list with the key: %d %q", code, out)
+		t.Fatalf("keys get with the key: %d %q", code, out)
 	}
 
 	code, _, errs = cli(t, vars, "", "keys", "revoke", "ann-ci")
 	if code != 0 {
 		t.Fatalf("keys revoke: %d %s", code, errs)
 	}
-	code, _, errs = cli(t, map[string]string{"LANYARD_ADDR": addr, "LANYARD_TOKEN": tok}, "", "keys", "list")
+	code, _, errs = cli(t, map[string]string{"LANYARD_ADDR": addr, "LANYARD_TOKEN": tok}, "", "keys", "get", "ann-ci")
 	if code != 1 || !strings.Contains(errs, "invalid_token") {
 		t.Fatalf("a revoked key still lists: %d %q", code, errs)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
@@ -53,6 +54,20 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if page.AfterID != "" && !digits(page.AfterID) {
+		return badRequest("The cursor is not valid.")
+	}
+	if f.Resource != "" {
+		// Resource ids can be reused after a delete; the trail of an earlier resource with the
+		// same id is not this one's (§11.2: a reused id inherits nothing).
+		floor, err := h.incarnation(r, f.Resource)
+		if err != nil {
+			return err
+		}
+		if floor > 0 && seqOf(page.AfterID) < floor-1 {
+			page.AfterID = strconv.FormatInt(floor-1, 10)
+		}
+	}
 	limit := page.Limit
 	page.Limit++
 	evs, err := h.store.ListEvents(r.Context(), f, page)
@@ -66,4 +81,40 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_cursor": next}, "")
 	return nil
+}
+
+// incarnation returns the sequence number of the event that created the current resource ref,
+// or 0 when none is recorded.
+func (h *Handler) incarnation(r *http.Request, ref string) (int64, error) {
+	var latest int64
+	page := store.Page{Limit: maxLimit}
+	for {
+		evs, err := h.store.ListEvents(r.Context(), store.EventFilter{Resource: ref, Action: "resource.create"}, page)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range evs {
+			if e.Target == ref {
+				latest = seqOf(e.ID)
+			}
+		}
+		if len(evs) < page.Limit {
+			return latest, nil
+		}
+		page.AfterID = evs[len(evs)-1].ID
+	}
+}
+
+func seqOf(id string) int64 {
+	n, _ := strconv.ParseInt(id, 10, 64)
+	return n
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) > 0 && len(s) <= 18
 }

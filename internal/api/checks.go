@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -56,14 +57,15 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 		if err := h.authz.Require(ctx, caller, config.PermManage, ref); err != nil {
 			return err
 		}
-		var why string
-		if subject, why, err = h.identityOf(r, req.Principal); err != nil {
+		if subject, err = h.identityOf(r, req.Principal); err != nil {
 			return err
 		}
 		if subject == nil {
+			// A principal that does not exist, or a key that expired or was revoked, answers
+			// like one without a grant: another tenant's keys stay invisible.
 			ans := checkAnswer{}
 			if req.Explain {
-				ans.Because = &authz.Because{Reason: why}
+				ans.Because = &authz.Because{Reason: notAllowedReason(req.Principal, perm, ref)}
 			}
 			h.writeJSON(w, http.StatusOK, ans, "")
 			return nil
@@ -81,13 +83,49 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if subject == caller && !ok && because != nil && because.Denied == authz.DeniedNoSuchResource {
-		// The caller cannot tell a missing resource from one it may not see.
-		h.writeJSON(w, http.StatusOK, hiddenAnswer(true), "")
-		return nil
+	if !ok && subject == caller {
+		// A refusal on a resource the caller may not even read says nothing more than a
+		// refusal on a missing one: the answer is no existence oracle.
+		canRead, err := h.authz.Can(ctx, caller, config.PermRead, ref)
+		if err != nil {
+			return err
+		}
+		if !canRead {
+			h.writeJSON(w, http.StatusOK, hiddenAnswer(true), "")
+			return nil
+		}
+	}
+	if !ok && subject != caller {
+		visible, err := h.subjectVisible(ctx, caller, subject)
+		if err != nil {
+			return err
+		}
+		if !visible {
+			// About a key of someone else's, a refusal is explained only in terms of the
+			// caller's own resource: not who owns the key or where its limits lie.
+			because = &authz.Because{Reason: notAllowedReason(req.Principal, perm, ref)}
+		}
 	}
 	h.writeJSON(w, http.StatusOK, checkAnswer{Allowed: ok, Because: because}, "")
 	return nil
+}
+
+// subjectVisible reports whether the caller may learn why another principal is refused: for a
+// user the reason names nothing but the user and the resource; a business key's reason is open
+// to those who may read its resource; a personal key's only to admins (it would name its owner
+// and its limits).
+func (h *Handler) subjectVisible(ctx context.Context, caller, subject *authn.Identity) (bool, error) {
+	switch {
+	case caller.Admin() || subject.Type != authn.TypeKey:
+		return true, nil
+	case subject.Key != nil && subject.Key.Owner == "" && subject.Key.Resource != "":
+		return h.authz.Can(ctx, caller, config.PermRead, subject.Key.Resource)
+	}
+	return false, nil
+}
+
+func notAllowedReason(principal string, perm config.Perms, ref string) string {
+	return "Nothing gives " + principal + " " + perm.String() + " on " + ref + "."
 }
 
 func hiddenAnswer(explain bool) checkAnswer {
@@ -99,35 +137,34 @@ func hiddenAnswer(explain bool) checkAnswer {
 
 // identityOf builds the identity a principal acts as, for checks about someone else:
 // "user:<id>" is the user through their grants; "key:<id>" is the key with its own limits. When
-// the principal cannot act at all (it does not exist, or the key has expired) it returns nil and
-// the reason.
-func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, string, error) {
+// the principal cannot act at all (it does not exist, or the key has expired) it returns nil.
+func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, error) {
 	ctx := r.Context()
 	kind, id, ok := strings.Cut(principal, ":")
 	if !ok || id == "" {
-		return nil, "", badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+		return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 	}
 	switch kind {
 	case "user":
 		if _, err := h.store.GetUser(ctx, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, "No such user.", nil
+				return nil, nil
 			}
-			return nil, "", err
+			return nil, err
 		}
-		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, "", nil
+		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, nil
 	case "key":
 		k, err := h.store.GetKey(ctx, id)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, "No such key: it was never created, or it was revoked.", nil
+				return nil, nil
 			}
-			return nil, "", err
+			return nil, err
 		}
 		if k.ExpiresAt != nil && !h.now().Before(*k.ExpiresAt) {
-			return nil, "The key has expired.", nil
+			return nil, nil
 		}
-		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, "", nil
+		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, nil
 	}
-	return nil, "", badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+	return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 }

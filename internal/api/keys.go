@@ -138,11 +138,14 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.ExpiresIn != nil {
 		n := *req.ExpiresIn
-		if n <= 0 || time.Duration(n)*time.Second > maxKeyLifetime {
+		if n <= 0 || n > int64(maxKeyLifetime/time.Second) {
 			return badRequest("expires_in must be a number of seconds from 1 to %d.", int64(maxKeyLifetime/time.Second))
 		}
 		at := k.CreatedAt.Add(time.Duration(n) * time.Second)
 		k.ExpiresAt = &at
+	}
+	if (req.Plan != nil || req.Credits != nil) && !id.Admin() {
+		return forbidden("Only an admin sets a key's plan or credits: they decide what it may spend.")
 	}
 	if req.Plan != nil {
 		if k.Plan, err = h.validPlan(*req.Plan); err != nil {
@@ -156,6 +159,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if k.Credits, err = validCredits(req.Credits); err != nil {
+		return err
+	}
+	if err := withinParentLimits(id, &k); err != nil {
 		return err
 	}
 	if owner := k.Owner; owner != "" && owner != id.UserID {
@@ -251,6 +257,54 @@ func (h *Handler) keyScope(ctx context.Context, id *authn.Identity, req createKe
 	return k, nil
 }
 
+// withinParentLimits keeps a key created by a key within the creating key's own network and
+// lifetime limits: its client networks must lie inside the creator's, and it expires no later
+// (a child with no expiry takes the creator's).
+func withinParentLimits(id *authn.Identity, k *store.Key) error {
+	if id.Type != authn.TypeKey || id.Key == nil {
+		return nil
+	}
+	parent := id.Key
+	if len(parent.AllowedCIDRs) > 0 {
+		if len(k.AllowedCIDRs) == 0 {
+			k.AllowedCIDRs = append([]string(nil), parent.AllowedCIDRs...)
+		} else if !cidrsWithin(k.AllowedCIDRs, parent.AllowedCIDRs) {
+			return forbidden("A key created by this key must work only from networks inside this key's allowed_cidrs.")
+		}
+	}
+	if parent.ExpiresAt != nil {
+		if k.ExpiresAt == nil {
+			at := *parent.ExpiresAt
+			k.ExpiresAt = &at
+		} else if k.ExpiresAt.After(*parent.ExpiresAt) {
+			return forbidden("A key created by this key must expire no later than this key.")
+		}
+	}
+	return nil
+}
+
+// cidrsWithin reports whether every prefix of inner lies inside some prefix of outer.
+func cidrsWithin(inner, outer []string) bool {
+	for _, c := range inner {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return false
+		}
+		inside := false
+		for _, o := range outer {
+			op, err := netip.ParsePrefix(o)
+			if err == nil && op.Bits() <= p.Bits() && op.Contains(p.Addr()) {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			return false
+		}
+	}
+	return true
+}
+
 // newSecret makes a key's secret: a token for the token format, the secret half of a pair for
 // key_secret. Only its hash is kept.
 func (h *Handler) newSecret(k store.Key) (string, store.Secret, error) {
@@ -286,6 +340,9 @@ func (h *Handler) validPlan(plan string) (string, error) {
 	return plan, nil
 }
 
+// validMetadata checks metadata and returns it as it will read back from the store: numbers
+// as float64, so a number no float64 can hold (1e400) is refused here rather than breaking
+// every later read of the key.
 func validMetadata(m map[string]any) (map[string]any, error) {
 	if m == nil {
 		return nil, nil
@@ -294,7 +351,11 @@ func validMetadata(m map[string]any) (map[string]any, error) {
 	if err != nil || len(b) > maxMetadataSize {
 		return nil, badRequest("metadata must be a JSON object of at most %d bytes.", maxMetadataSize)
 	}
-	return m, nil
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, badRequest("metadata holds a number too large to store.")
+	}
+	return out, nil
 }
 
 // validCIDRs parses allowed_cidrs into canonical form ("10.1.2.3/8" → "10.0.0.0/8"; a bare
@@ -404,6 +465,19 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Owner != nil || req.Resource != nil || req.Role != nil || req.Format != nil {
 		return badRequest("A key's owner, resource, role and format never change; create a new key instead.")
+	}
+	caller := authn.FromContext(r.Context())
+	if (req.Plan.Set || req.Credits.Set) && !caller.Admin() {
+		return forbidden("Only an admin changes a key's plan or credits: they decide what it may spend.")
+	}
+	if caller.Type == authn.TypeKey && (req.AllowedCIDRs.Set || req.ExpiresAt.Set) {
+		return forbidden("A key cannot change its own or another key's networks or expiry; use a personal access token.")
+	}
+	if req.ExpiresAt.Set && !req.ExpiresAt.Null {
+		at := req.ExpiresAt.V.UTC()
+		if at.Year() < 1 || at.After(h.now().Add(maxKeyLifetime)) {
+			return badRequest("expires_at must be a time within %d years from now.", int(maxKeyLifetime/(365*24*time.Hour)))
+		}
 	}
 	var (
 		name    string

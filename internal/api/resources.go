@@ -86,6 +86,9 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Plan != nil {
+		if !caller.Admin() {
+			return forbidden("Only an admin sets a resource's plan: it decides what the resource may spend.")
+		}
 		if res.Plan, err = h.validPlan(*req.Plan); err != nil {
 			return err
 		}
@@ -140,6 +143,11 @@ func (h *Handler) listResources(w http.ResponseWriter, r *http.Request) error {
 	page, fp, err := pageFrom(q, "type="+f.Type, "parent="+f.Parent)
 	if err != nil {
 		return err
+	}
+	if page.AfterID != "" {
+		if _, _, ok := authz.ParseRef(page.AfterID); !ok {
+			return badRequest("The cursor is not valid.")
+		}
 	}
 	roots, all, err := h.authz.Roots(r.Context(), caller, config.PermRead)
 	if err != nil {
@@ -199,9 +207,34 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if req.Plan.Set && !caller.Admin() {
+		return forbidden("Only an admin changes a resource's plan: it decides what the resource may spend.")
+	}
 	if req.Plan.Set && !req.Plan.Null {
 		if plan, err = h.validPlan(req.Plan.V); err != nil {
 			return err
+		}
+	}
+	if req.Parent.Set {
+		// Moving takes the resource away from its current parent: that needs manage there too,
+		// or a manager of only the resource could carry it (and its history) into another
+		// tenant.
+		cur, err := h.store.GetResource(ctx, ref)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("The resource was")
+			}
+			return err
+		}
+		if cur.Parent != "" {
+			if err := h.authz.Require(ctx, caller, config.PermManage, cur.Parent); err != nil {
+				if errors.Is(err, authz.ErrHidden) {
+					return forbidden("Moving a resource needs manage on its current parent.")
+				}
+				return err
+			}
+		} else if !caller.Admin() {
+			return forbidden("Only an admin moves a root resource.")
 		}
 	}
 	if req.Parent.Set {

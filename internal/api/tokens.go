@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -40,13 +41,16 @@ func (h *Handler) revokePersonal(w http.ResponseWriter, r *http.Request) error {
 }
 
 // revokeAllPersonal revokes every personal access token of the caller's user, the one used for
-// the call included. Any credential that acts for a user may ask (a personal token, an admin
-// token, a personal key); one that acts for no user (a business key, the bootstrap token) gets
-// 400.
+// the call included. Any credential with its user's full power may ask (a personal token, an
+// admin token, a personal key without limits of its own); a limited key gets 403, and a
+// credential that acts for no user (a business key, the bootstrap token) gets 400.
 func (h *Handler) revokeAllPersonal(w http.ResponseWriter, r *http.Request) error {
 	id := authn.FromContext(r.Context())
 	if id.UserID == "" {
 		return badRequest("This credential acts for no user, so it has no personal access tokens.")
+	}
+	if id.Type == authn.TypeKey && authz.Limited(id.Key) {
+		return forbidden("A limited key does not end its owner's sessions; use a personal access token.")
 	}
 	f := store.TokenFilter{UserID: id.UserID, Kind: store.KindPersonal}
 	if _, err := h.store.DeleteTokens(r.Context(), f, h.event(r, actionRevokePersonal, "user:"+id.UserID, "")); err != nil {
@@ -93,10 +97,9 @@ func (h *Handler) revokeToken(r *http.Request, tok string) error {
 		if !h.issues(prefix) {
 			return nil
 		}
-	} else if len(tok) < 32 {
-		// Not a token lanyard issues; only an operator-chosen bootstrap token (at least 32
-		// characters) may have another shape. A well-shaped token with a bad checksum falls
-		// here too, or below as an unknown hash: either way, no write.
+	} else if len(tok) < 32 || authn.LooksFormatted(tok) {
+		// Not a token lanyard issues (only an operator-chosen bootstrap token, of at least 32
+		// characters, may have another shape), or one with a bad checksum: no lookup at all.
 		return nil
 	}
 	ctx := r.Context()

@@ -129,7 +129,7 @@ func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 		}
 	case basic:
 		return Identity{}, errBadFormat
-	case looksFormatted(tok):
+	case LooksFormatted(tok):
 		// The shape of a lanyard token whose checksum does not match: a typo or a forgery,
 		// refused before any lookup.
 		return Identity{}, errBadChecksum
@@ -186,9 +186,10 @@ func (r *Resolver) knownPrefix(p string) bool {
 	return false
 }
 
-// looksFormatted reports whether tok has the shape of a lanyard token (a short lower-case
-// prefix, '_', and 33 base62 characters) whatever its checksum.
-func looksFormatted(tok string) bool {
+// LooksFormatted reports whether tok has the shape of a lanyard token (a short lower-case
+// prefix, '_', and 33 base62 characters) whatever its checksum. Such a token whose checksum
+// does not match is a typo or a forgery and never worth a lookup.
+func LooksFormatted(tok string) bool {
 	const body = credential.RandomLen + credential.ChecksumLen
 	i := 0
 	for i < len(tok) && i <= 16 && (tok[i] >= 'a' && tok[i] <= 'z' || tok[i] >= '0' && tok[i] <= '9') {

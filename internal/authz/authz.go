@@ -167,11 +167,13 @@ func (a *Authorizer) keyAccess(ctx context.Context, id *authn.Identity, keyID st
 	if err != nil {
 		return err
 	}
-	if k.Owner != "" && k.Owner == id.UserID {
-		return nil
+	if id.Type == authn.TypeKey && id.ID == k.ID {
+		return nil // a key may always see and revoke itself
 	}
-	if k.Owner == "" && id.Type == authn.TypeKey && id.UserID == "" && id.ID == k.ID {
-		return nil // a business key may see and revoke itself
+	if k.Owner != "" && k.Owner == id.UserID && !(id.Type == authn.TypeKey && Limited(id.Key)) {
+		// The owner's own keys — but not through a limited key of theirs: the owner's other
+		// keys could do what the limited key may not.
+		return nil
 	}
 	if k.Owner == "" && k.Resource != "" {
 		// A business key belongs to its resource: its managers may see and revoke it.
@@ -197,11 +199,21 @@ func (a *Authorizer) KeyOwner(id *authn.Identity, requested string) (string, err
 	return ownerOf(id, requested, ErrForbidden)
 }
 
+// Limited reports whether a key carries limits of its own beyond its owner's power: a role cap,
+// a confining resource, client networks or an expiry. Such a key manages no key but itself.
+// Business keys count as limited: their power is their resource's grant.
+func Limited(k *store.Key) bool {
+	return k != nil && (k.Owner == "" || k.Role != "" || k.Resource != "" || len(k.AllowedCIDRs) > 0 || k.ExpiresAt != nil)
+}
+
 // KeyListOwner decides whose keys a caller may list when it asks for owner=requested
 // ("user:<id>" or empty). Admins may list anyone's, and every key when they name no owner;
 // others only their own, and asking for another user's keys is answered as if that user did not
 // exist. An empty owner in the answer means every key.
 func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string) (string, error) {
+	if id.Type == authn.TypeKey && Limited(id.Key) {
+		return "", ErrForbidden // a limited key lists and bulk-revokes nothing
+	}
 	if requested == "" {
 		if id.Admin() {
 			return "", nil // an admin may read every key

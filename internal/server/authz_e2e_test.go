@@ -242,3 +242,84 @@ func TestAdminsAndAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitedKeysStayLimited: a key with limits of its own (a role cap, a resource, networks,
+// an expiry) cannot reach its owner's stronger keys, lift its own limits, or mint a key
+// without them.
+func TestLimitedKeysStayLimited(t *testing.T) {
+	tn := setupTenants(t)
+	in := tn.in
+	full := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "full", "id": "ann-full"}`})
+	_ = full
+	ro := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "ro", "id": "ann-ro", "role": "observer", "allowed_cidrs": ["127.0.0.0/8"], "expires_in": 3600}`}).json(t)["token"].(string)
+
+	in.must(404, req{method: "POST", path: "/v1/keys/ann-full/reissue", token: ro})
+	in.must(404, req{method: "DELETE", path: "/v1/keys/ann-full", token: ro})
+	in.must(403, req{method: "GET", path: "/v1/keys", token: ro})
+	in.must(403, req{method: "DELETE", path: "/v1/keys?owner=user:ann", token: ro})
+	in.must(403, req{method: "DELETE", path: "/v1/tokens/personal/all", token: ro})
+	in.must(200, req{method: "GET", path: "/v1/keys/ann-ro", token: ro}) // itself, yes
+	in.must(403, req{method: "PATCH", path: "/v1/keys/ann-ro", token: ro, body: `{"allowed_cidrs": null}`})
+	in.must(403, req{method: "PATCH", path: "/v1/keys/ann-ro", token: ro, body: `{"expires_at": null}`})
+	in.must(403, req{method: "PATCH", path: "/v1/keys/ann-ro", token: ro, body: `{"credits": {"remaining": 999999}}`})
+
+	// A key it creates keeps its networks and expiry.
+	child := in.must(201, req{method: "POST", path: "/v1/keys", token: ro, body: `{"name": "child", "role": "observer"}`}).json(t)
+	if cidrs, _ := child["allowed_cidrs"].([]any); len(cidrs) != 1 || child["expires_at"] == nil {
+		t.Fatalf("a limited key's child lost its limits: %v", child)
+	}
+	in.must(403, req{method: "POST", path: "/v1/keys", token: ro, body: `{"name": "wider", "role": "observer", "allowed_cidrs": ["0.0.0.0/0"]}`})
+	in.must(403, req{method: "POST", path: "/v1/keys", token: ro, body: `{"name": "longer", "role": "observer", "expires_in": 7200}`})
+}
+
+// TestMovingNeedsTheCurrentParent: a manager of only a project cannot carry it (and its
+// history) into another tenant.
+func TestMovingNeedsTheCurrentParent(t *testing.T) {
+	tn := setupTenants(t)
+	in := tn.in
+	in.must(200, req{method: "PUT", path: "/v1/resources/project/rocket/grants/user:gus", token: tn.ann, body: `{"role": "admin"}`})
+	in.must(403, req{method: "PATCH", path: "/v1/resources/project/rocket", token: tn.gus, body: `{"parent": "organization/globex"}`})
+	if got := in.must(200, req{method: "GET", path: "/v1/resources/project/rocket", token: tn.ann}).json(t)["parent"]; got != "organization/acme" {
+		t.Fatalf("the project moved to %v", got)
+	}
+}
+
+// TestCheckIsNoOracle: explain says nothing more about another tenant's resource or key than
+// about a missing one.
+func TestCheckIsNoOracle(t *testing.T) {
+	tn := setupTenants(t)
+	in := tn.in
+	ask := func(body string) string {
+		return string(in.must(200, req{method: "POST", path: "/v1/check", token: tn.gus, body: body}).body)
+	}
+	if a, b := ask(`{"permission": "read", "resource": "organization/acme", "explain": true}`),
+		ask(`{"permission": "read", "resource": "organization/nope", "explain": true}`); a != b {
+		t.Fatalf("explain tells acme from a missing organization:\n%s\n%s", a, b)
+	}
+	in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "x", "id": "ann-x"}`})
+	if a, b := ask(`{"principal": "key:ann-x", "permission": "read", "resource": "organization/globex", "explain": true}`),
+		ask(`{"principal": "key:nope", "permission": "read", "resource": "organization/globex", "explain": true}`); strings.Replace(a, "ann-x", "nope", 1) != b {
+		t.Fatalf("explain tells another tenant's key from a missing one:\n%s\n%s", a, b)
+	}
+}
+
+// TestReusedResourceIDInheritsNoHistory: the audit trail of a deleted resource does not pass
+// to whoever creates one with the same id.
+func TestReusedResourceIDInheritsNoHistory(t *testing.T) {
+	tn := setupTenants(t)
+	in := tn.in
+	in.must(201, req{method: "POST", path: "/v1/resources", token: tn.ann, body: `{"type": "project", "id": "launch", "parent": "organization/acme"}`})
+	in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "l", "resource": "project/launch", "role": "member"}`})
+	in.must(204, req{method: "DELETE", path: "/v1/resources/project/launch", token: tn.ann})
+	in.must(201, req{method: "POST", path: "/v1/resources", token: tn.gus, body: `{"type": "project", "id": "launch", "parent": "organization/globex"}`})
+	trail := in.must(200, req{method: "GET", path: "/v1/audit?resource=project/launch", token: tn.gus})
+	if strings.Contains(string(trail.body), "user:ann") || strings.Contains(string(trail.body), "key.create") {
+		t.Fatalf("the new project inherited the old one's trail: %s", trail.body)
+	}
+	// Revoking a business key is in its resource's trail.
+	in.must(204, req{method: "DELETE", path: "/v1/keys/acme-ci", token: tn.ann})
+	acme := in.must(200, req{method: "GET", path: "/v1/audit?resource=organization/acme&action=key.revoke", token: tn.ann})
+	if !strings.Contains(string(acme.body), `"key:acme-ci"`) {
+		t.Fatalf("acme's trail lacks the revocation of its key: %s", acme.body)
+	}
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -215,7 +216,8 @@ func (db *DB) ListKeys(ctx context.Context, f store.KeyFilter, page store.Page) 
 }
 
 // UpdateKey reads the key, applies fn and saves Name, Metadata, ExpiresAt, Plan, Credits and
-// AllowedCIDRs in one transaction with ev; other changes fn makes are dropped. It returns the
+// AllowedCIDRs in one transaction with ev (its Resource, when empty, is the key's); other
+// changes fn makes are dropped. It returns the
 // key as stored. ErrNotFound when there is no such key; an error from fn aborts the update
 // and is returned unchanged.
 func (db *DB) UpdateKey(ctx context.Context, id string, fn func(*store.Key) error, ev store.Event) (store.Key, error) {
@@ -239,6 +241,9 @@ func (db *DB) UpdateKey(ctx context.Context, id string, fn func(*store.Key) erro
 		if out, err = getKey(ctx, tx, id); err != nil {
 			return wrap("update key", err)
 		}
+		if ev.Resource == "" {
+			ev.Resource = out.Resource // a business key's changes belong to its resource's trail
+		}
 		return insertEvent(ctx, tx, ev)
 	})
 	if err != nil {
@@ -248,10 +253,18 @@ func (db *DB) UpdateKey(ctx context.Context, id string, fn func(*store.Key) erro
 }
 
 // DeleteKey removes the key, all its secrets and every grant naming it ("key:<id>"), and writes
-// ev, in one transaction. It returns
+// ev (its Resource, when empty, is the key's), in one transaction. It returns
 // Revoked{KeyIDs: [id]}; ErrNotFound (and no event) when there is no such key.
 func (db *DB) DeleteKey(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	err := db.write(ctx, "delete key", func(tx *sql.Tx) error {
+		if ev.Resource == "" {
+			// The event belongs to the key's resource's trail, read before the key goes.
+			var res sql.NullString
+			if err := tx.QueryRowContext(ctx, "SELECT resource FROM keys WHERE id = ?", id).Scan(&res); err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return wrap("delete key", err)
+			}
+			ev.Resource = res.String
+		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM secrets WHERE kind IN "+keyKinds+" AND id = ?", id); err != nil {
 			return wrap("delete key", err)
 		}
