@@ -101,3 +101,38 @@ func median(ds []time.Duration) time.Duration {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// TestLoginTimingIsNoOracle compares the medians of many failed logins for an unknown email and
+// for a wrong password, alternating them, through the real server. Their ratio must stay within
+// noise: it bounds a ratio of two medians measured side by side, never an absolute time. The
+// hashing parameters are heavy enough (8 MiB) that one argon2id verification dominates the
+// noise of a loopback request, and light enough to keep the test short.
+func TestLoginTimingIsNoOracle(t *testing.T) {
+	in := start(t, startOpts{mutate: func(c *config.Config) {
+		c.Passwords.MemoryKiB = 8 << 10
+		c.Passwords.Iterations = 1
+		c.Login.MaxFailures = 1 << 30 // measure the hashing, not the throttle
+		c.Login.IPMaxFailures = 1 << 30
+	}})
+	in.must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"email": "ann@example.com", "password": "` + annPassword + `"}`})
+	timed := func(email string) time.Duration {
+		t0 := time.Now()
+		in.must(401, req{method: "POST", path: "/v1/auth/login", body: `{"email": "` + email + `", "password": "not the password at all"}`})
+		return time.Since(t0)
+	}
+	var unknown, wrong []time.Duration
+	for i := 0; i < 25; i++ {
+		if i%2 == 0 {
+			unknown = append(unknown, timed("nobody@example.com"))
+			wrong = append(wrong, timed("ann@example.com"))
+		} else {
+			wrong = append(wrong, timed("ann@example.com"))
+			unknown = append(unknown, timed("nobody@example.com"))
+		}
+	}
+	ratio := float64(median(unknown)) / float64(median(wrong))
+	t.Logf("median unknown email %v, wrong password %v, ratio %.3f", median(unknown), median(wrong), ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("an unknown email and a wrong password take measurably different times: ratio %.3f", ratio)
+	}
+}
