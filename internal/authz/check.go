@@ -18,11 +18,11 @@ type Tree interface {
 	Resource(ctx context.Context, ref string) (store.Resource, error)
 	// Grants returns a principal's grants as resource ref → role.
 	Grants(ctx context.Context, principal string) (map[string]string, error)
+	// Ancestry returns ref and its ancestors, nearest first: [ref, parent, …, root]; or
+	// store.ErrNotFound when ref does not exist. The slice is shared: do not modify it.
+	Ancestry(ctx context.Context, ref string) ([]string, error)
 }
 
-// maxDepth bounds a walk up the tree. The schema has no cycles, so a real tree is at most as
-// deep as it has types; this only guards against a corrupt store.
-const maxDepth = 64
 
 // Because explains a decision: the grant that allowed it and the path from the checked
 // resource up to that grant, or, when nothing allowed it, why.
@@ -136,24 +136,18 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 	if err != nil {
 		return false, nil, err
 	}
-	var path []string
+	chain, err := a.tree.Ancestry(ctx, ref)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
+		}
+		return false, nil, err
+	}
 	var foundRole, foundRes string
 	found := false
 	foundDepth := -1
 	inScope := s.capResource == ""
-	cur := ref
-	for depth := 0; cur != "" && depth < maxDepth; depth++ {
-		r, err := a.tree.Resource(ctx, cur)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				if depth == 0 {
-					return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
-				}
-				break // a parent vanished mid-walk: nothing above it counts
-			}
-			return false, nil, err
-		}
-		path = appendPath(path, cur, explain)
+	for depth, cur := range chain {
 		if !found {
 			if role, ok := grants[cur]; ok {
 				if p, ok := a.roles[role]; ok && p.Has(perm) {
@@ -167,7 +161,6 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 		if found && inScope {
 			break
 		}
-		cur = r.Parent
 	}
 	if !found {
 		return deny(DeniedNoGrant, func() string {
@@ -194,31 +187,23 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 		reason += ", inherited by " + ref
 	}
 	g := &GrantJSON{Principal: s.principal, Role: foundRole, Resource: foundRes}
-	return true, &Because{Reason: reason + ".", Grant: g, Path: path[:foundDepth+1]}, nil
-}
-
-func appendPath(path []string, ref string, explain bool) []string {
-	if !explain {
-		return path
-	}
-	return append(path, ref)
+	path := append([]string(nil), chain[:foundDepth+1]...)
+	return true, &Because{Reason: reason + ".", Grant: g, Path: path}, nil
 }
 
 // Within reports whether ref is root or one of its descendants.
 func (a *Authorizer) Within(ctx context.Context, ref, root string) (bool, error) {
-	cur := ref
-	for depth := 0; cur != "" && depth < maxDepth; depth++ {
+	chain, err := a.tree.Ancestry(ctx, ref)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, cur := range chain {
 		if cur == root {
 			return true, nil
 		}
-		r, err := a.tree.Resource(ctx, cur)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return false, nil
-			}
-			return false, err
-		}
-		cur = r.Parent
 	}
 	return false, nil
 }

@@ -18,7 +18,17 @@ type tree struct {
 	gen       uint64
 	resources map[string]resourceEntry
 	grants    map[string]grantsEntry
+	ancestry  map[string]ancestryEntry
 }
+
+type ancestryEntry struct {
+	chain []string
+	until time.Time
+}
+
+// maxDepth bounds a walk up the tree. The schema has no cycles, so a real tree is at most as
+// deep as it has types; this only guards against a corrupt store.
+const maxDepth = 64
 
 type resourceEntry struct {
 	r        store.Resource
@@ -32,7 +42,52 @@ type grantsEntry struct {
 }
 
 func newTree() tree {
-	return tree{resources: make(map[string]resourceEntry), grants: make(map[string]grantsEntry)}
+	return tree{
+		resources: make(map[string]resourceEntry),
+		grants:    make(map[string]grantsEntry),
+		ancestry:  make(map[string]ancestryEntry),
+	}
+}
+
+// Ancestry returns ref and its ancestors, nearest first, from memory when it can
+// (authz.Tree): one lookup answers a whole walk up the tree however deep it is.
+func (c *Store) Ancestry(ctx context.Context, ref string) ([]string, error) {
+	now := c.opts.Now()
+	t := &c.tree
+	t.mu.RLock()
+	e, ok := t.ancestry[ref]
+	gen := t.gen
+	t.mu.RUnlock()
+	if ok && now.Before(e.until) {
+		return e.chain, nil
+	}
+	var chain []string
+	cur := ref
+	for depth := 0; cur != "" && depth < maxDepth; depth++ {
+		r, err := c.Resource(ctx, cur)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) && depth > 0 {
+				break // a parent vanished mid-walk: nothing above it counts
+			}
+			return nil, err
+		}
+		chain = append(chain, cur)
+		cur = r.Parent
+	}
+	t.mu.Lock()
+	if t.gen == gen {
+		if _, ok := t.ancestry[ref]; !ok {
+			for len(t.ancestry) >= c.opts.Size {
+				for victim := range t.ancestry {
+					delete(t.ancestry, victim)
+					break
+				}
+			}
+		}
+		t.ancestry[ref] = ancestryEntry{chain: chain, until: now.Add(c.opts.TTL)}
+	}
+	t.mu.Unlock()
+	return chain, nil
 }
 
 // Resource returns the resource ref from memory when it can (authz.Tree).
@@ -120,6 +175,7 @@ func (c *Store) ClearTree() {
 	t.gen++
 	t.resources = make(map[string]resourceEntry)
 	t.grants = make(map[string]grantsEntry)
+	t.ancestry = make(map[string]ancestryEntry)
 	t.mu.Unlock()
 }
 
