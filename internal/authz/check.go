@@ -23,7 +23,6 @@ type Tree interface {
 	Ancestry(ctx context.Context, ref string) ([]string, error)
 }
 
-
 // Because explains a decision: the grant that allowed it and the path from the checked
 // resource up to that grant, or, when nothing allowed it, why.
 type Because struct {
