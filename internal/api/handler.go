@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
@@ -52,6 +54,8 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Fallback serves requests no route matches (the gateway); nil: 404.
 	Fallback http.Handler
+	// Metrics, when set, receives the API's Prometheus series and is served at /metrics.
+	Metrics *prometheus.Registry
 
 	// PasswordParams are the configured argon2id parameters: a login rehashes a stored hash
 	// made with others, and verifies an unknown email against a dummy hash made with these
@@ -89,6 +93,8 @@ type Handler struct {
 	ready         func(ctx context.Context) error
 	fallback      http.Handler
 	pw            passwords // login: see login.go
+
+	metrics *metrics
 
 	routes []Route
 	mux    *http.ServeMux
@@ -141,6 +147,9 @@ func New(o Options) (*Handler, error) {
 	}
 	if err := h.initPasswords(o); err != nil {
 		return nil, err
+	}
+	if o.Metrics != nil {
+		h.metrics = newMetrics(o.Metrics)
 	}
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)

@@ -146,8 +146,11 @@ func (h *Handler) authenticate(r *http.Request) (authn.Identity, error) {
 	id, err := h.resolver.Resolve(r.Context(), p)
 	if err != nil {
 		var ref *authn.RefusedError
-		if errors.As(err, &ref) && h.refusals != nil {
-			h.refusals.Record(h.clientIP(r), p.Token, ref.Detail)
+		if errors.As(err, &ref) {
+			h.metrics.refusedCredential(ref.Reason)
+			if h.refusals != nil {
+				h.refusals.Record(h.clientIP(r), p.Token, ref.Detail)
+			}
 		}
 		return authn.Identity{}, err
 	}
@@ -220,7 +223,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.writeError(sw, r, errors.New("panic"))
 			}
 		}
-		h.accessLog(r, sw, st, time.Since(start))
+		d := time.Since(start)
+		h.accessLog(r, sw, st, d)
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		h.metrics.observe(st.route, status, d)
 	}()
 	h.mux.ServeHTTP(sw, r)
 }

@@ -13,6 +13,7 @@ func (h *Handler) table() []Route {
 	return []Route{
 		{Method: http.MethodGet, Path: "/healthz", Root: true, Policy: authz.Public, Handle: h.healthz},
 		{Method: http.MethodGet, Path: "/readyz", Root: true, Policy: authz.Public, Handle: h.readyz},
+		{Method: http.MethodGet, Path: "/metrics", Root: true, Policy: authz.Admin, Handle: h.serveMetrics},
 
 		{Method: http.MethodGet, Path: "/me", Policy: authz.Authenticated, Handle: h.me},
 

@@ -422,3 +422,28 @@ func TestChangeOwnPassword(t *testing.T) {
 		t.Fatal("429 without Retry-After")
 	}
 }
+
+// TestMetrics: /metrics is Prometheus text for admins only, with route patterns as labels.
+func TestMetrics(t *testing.T) {
+	in := start(t, startOpts{})
+	in.must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "u", "email": "u@example.com"}`})
+	tok := in.must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap, body: `{"name": "k", "owner": "user:u"}`}).json(t)["token"].(string)
+	in.must(401, req{method: "GET", path: "/metrics"})
+	in.must(403, req{method: "GET", path: "/metrics", token: tok})
+	in.must(401, req{method: "GET", path: "/v1/me", token: "lk_" + strings.Repeat("A", 33)})
+	a := in.must(200, req{method: "GET", path: "/metrics", token: testBootstrap})
+	body := string(a.body)
+	for _, want := range []string{
+		`lanyard_http_requests_total{code="201",route="POST /v1/users"} 1`,
+		`lanyard_credentials_refused_total{reason="invalid_token"} 1`,
+		`lanyard_credential_cache_entries`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, tok) || strings.Contains(body, testBootstrap) {
+		t.Fatal("a secret is in /metrics")
+	}
+}

@@ -18,6 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/lanyardhq/lanyard/internal/api"
 	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/authn"
@@ -287,6 +290,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		DefaultKeyFormat: cfg.Keys.DefaultFormat,
 		Plans:            plans,
 		TrustedProxies:   cfg.Server.TrustedPrefixes(),
+		Metrics:          newRegistry(st),
 		PasswordParams:   pwParams,
 		HashConcurrency:  cfg.Passwords.MaxConcurrent,
 		HashQueueTimeout: cfg.Passwords.QueueTimeout,
@@ -298,4 +302,19 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		},
 	})
 	return h, resolver, refusals, err
+}
+
+// newRegistry is the Prometheus registry /metrics serves: the Go runtime and process series,
+// the credential cache's size, and the API's own (api registers those).
+func newRegistry(st *cache.Store) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lanyard_credential_cache_entries",
+			Help: "Resolved credentials (and remembered unknown ones) held in process.",
+		}, func() float64 { return float64(st.Len()) }),
+	)
+	return reg
 }
