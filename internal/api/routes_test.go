@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/cache"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
 
@@ -77,5 +79,60 @@ func TestRouteWithoutPolicyIsRefused(t *testing.T) {
 	_, err := h.buildMux([]Route{{Method: "GET", Path: "/x", Handle: h.healthz}})
 	if err == nil {
 		t.Fatal("a route without a policy was accepted")
+	}
+}
+
+// downStore is a store whose database stopped answering: a fault we cannot cause for real
+// without killing the test's own SQLite file.
+type downStore struct{ store.Store }
+
+func (downStore) Ping(context.Context) error { return store.ErrUnavailable }
+
+func TestReadyzFollowsTheStore(t *testing.T) {
+	h := newTestHandler(t)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/readyz = %d with a live store", rec.Code)
+	}
+	h.store = downStore{h.store}
+	for _, path := range []string{"/readyz", "/healthz"} {
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		want := http.StatusServiceUnavailable
+		if path == "/healthz" {
+			want = http.StatusOK // the process runs
+		}
+		if rec.Code != want {
+			t.Fatalf("%s = %d with the store down, want %d", path, rec.Code, want)
+		}
+	}
+	if rec := httptest.NewRecorder(); true {
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		if rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"unavailable"`) {
+			t.Fatalf("503 without Retry-After or the error body: %v %s", rec.Header(), rec.Body)
+		}
+	}
+}
+
+// unreachable is a store that cannot be reached for lookups.
+type unreachable struct{ store.Store }
+
+func (unreachable) Resolve(context.Context, store.Hash) (store.Resolved, error) {
+	return store.Resolved{}, store.ErrUnavailable
+}
+
+// TestFailsClosed: when the store cannot answer, a credential gets 503 with Retry-After —
+// never a 2xx and never a misleading 401.
+func TestFailsClosed(t *testing.T) {
+	h := newTestHandler(t)
+	h.resolver = authn.NewResolver(unreachable{h.store}, h.prefixes, nil)
+	tok, _ := credential.Generate("lk")
+	r := httptest.NewRequest("GET", "/v1/me", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("/v1/me with the store down = %d %v", rec.Code, rec.Header())
 	}
 }
