@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
@@ -60,12 +59,8 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if f.Resource != "" {
 		// Resource ids can be reused after a delete; the trail of an earlier resource with the
 		// same id is not this one's (§11.2: a reused id inherits nothing).
-		floor, err := h.incarnation(r, f.Resource)
-		if err != nil {
+		if f.FromID, err = h.incarnation(r, f.Resource); err != nil {
 			return err
-		}
-		if floor > 0 && seqOf(page.AfterID) < floor-1 {
-			page.AfterID = strconv.FormatInt(floor-1, 10)
 		}
 	}
 	limit := page.Limit
@@ -83,31 +78,27 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// incarnation returns the sequence number of the event that created the current resource ref,
-// or 0 when none is recorded.
-func (h *Handler) incarnation(r *http.Request, ref string) (int64, error) {
-	var latest int64
+// incarnation returns the ID of the event that created the current resource ref, or "" when
+// none is recorded.
+func (h *Handler) incarnation(r *http.Request, ref string) (string, error) {
+	var latest string
 	page := store.Page{Limit: maxLimit}
 	for {
 		evs, err := h.store.ListEvents(r.Context(), store.EventFilter{Resource: ref, Action: "resource.create"}, page)
 		if err != nil {
-			return 0, err
+			return "", err
 		}
 		for _, e := range evs {
-			if e.Target == ref {
-				latest = seqOf(e.ID)
+			if e.Target == ref && e.ID > latest { // IDs sort in write order
+				latest = e.ID
 			}
 		}
 		if len(evs) < page.Limit {
 			return latest, nil
 		}
-		page.AfterID = evs[len(evs)-1].ID
+		last := evs[len(evs)-1]
+		page.AfterCreated, page.AfterID = last.At, last.ID
 	}
-}
-
-func seqOf(id string) int64 {
-	n, _ := strconv.ParseInt(id, 10, 64)
-	return n
 }
 
 func digits(s string) bool {

@@ -38,7 +38,7 @@ type Refusals struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	pending map[refusalKey]int
+	pending map[refusalKey]pending
 }
 
 // NewRefusals returns an aggregator writing to out.
@@ -49,7 +49,7 @@ func NewRefusals(out Appender, now func() time.Time, log *slog.Logger) *Refusals
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Refusals{out: out, now: now, log: log, pending: make(map[refusalKey]int)}
+	return &Refusals{out: out, now: now, log: log, pending: make(map[refusalKey]pending)}
 }
 
 // Fingerprint names a presented secret in the audit trail without revealing it: the first 12
@@ -74,27 +74,38 @@ func (r *Refusals) RecordEvent(action, ip, target, detail string) {
 	if _, ok := r.pending[k]; !ok && len(r.pending) >= maxPending {
 		k = refusalKey{action: action, fingerprint: "overflow", reason: "many distinct refusals", minute: k.minute}
 	}
-	r.pending[k]++
+	p := r.pending[k]
+	if p.count == 0 {
+		p.first = r.now().Unix()
+	}
+	p.count++
+	r.pending[k] = p
+}
+
+// pending is one aggregated refusal: how many, and when the first of them happened.
+type pending struct {
+	count int
+	first int64 // unix seconds
 }
 
 // Flush writes what was recorded since the last flush.
 func (r *Refusals) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	batch := r.pending
-	r.pending = make(map[refusalKey]int)
+	r.pending = make(map[refusalKey]pending)
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	evs := make([]store.Event, 0, len(batch))
-	for k, n := range batch {
+	for k, p := range batch {
 		evs = append(evs, store.Event{
-			At:     time.Unix(k.minute*60, 0).UTC(),
+			At:     time.Unix(p.first, 0).UTC(), // when the first of them happened
+			Count:  p.count,
 			Action: k.action,
 			Target: k.fingerprint,
 			Result: "refused",
 			IP:     k.ip,
-			Count:  n,
 			Detail: k.reason,
 		})
 	}

@@ -128,9 +128,9 @@ type Store interface {
 
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
-	// ListEvents returns events matching f in write order (oldest first). Event.ID is assigned
-	// by the store; page.AfterID is the ID of the last event seen and page.AfterCreated is
-	// ignored.
+	// ListEvents returns events matching f ordered by (At, ID) like every list; the store
+	// assigns IDs in write order, fixed-width so that byte order is write order. The page
+	// position is the (At, ID) of the last event seen.
 	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
 }
 
@@ -329,6 +329,8 @@ type EventFilter struct {
 	Resource string
 	Actor    string
 	Action   string
+	// FromID, when set, keeps only events written at or after the event with this ID.
+	FromID string
 }
 
 // NormalizeEmail returns the form of an email address that uniqueness and login compare:

@@ -115,14 +115,23 @@ func (db *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
 // in write order. Paging ignores page.AfterCreated: page.AfterID is the ID of the last event
 // already seen ("" starts at the first); an AfterID that is not such a number is an error.
 func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Page) ([]store.Event, error) {
-	var after int64
+	cond, args := "1 = 1", []any{}
 	if page.AfterID != "" {
-		var err error
-		if after, err = strconv.ParseInt(page.AfterID, 10, 64); err != nil || after < 0 {
-			return nil, fmt.Errorf("sqlite: list events: %q is not an event id", page.AfterID)
+		after, err := eventSeq(page.AfterID)
+		if err != nil {
+			return nil, err
 		}
+		t := unix(page.AfterCreated)
+		cond, args = "(at > ? OR (at = ? AND seq > ?))", []any{t, t, after}
 	}
-	cond, args := "seq > ?", []any{after}
+	if f.FromID != "" {
+		from, err := eventSeq(f.FromID)
+		if err != nil {
+			return nil, err
+		}
+		cond += " AND seq >= ?"
+		args = append(args, from)
+	}
 	switch {
 	case strings.Contains(f.Resource, "|"):
 		// No resource is named so; do not let the delimiter match inside an ancestry.
@@ -140,7 +149,7 @@ func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Pa
 	}
 	args = append(args, limitOf(page))
 	rows, err := db.r.QueryContext(ctx, `SELECT seq, at, actor, credential, action, target, resource, result, ip, count, detail
-		FROM events WHERE `+cond+" ORDER BY seq LIMIT ?", args...)
+		FROM events WHERE `+cond+" ORDER BY at, seq LIMIT ?", args...)
 	if err != nil {
 		return nil, wrap("list events", err)
 	}
@@ -155,11 +164,24 @@ func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Pa
 			&ev.Result, &ev.IP, &ev.Count, &ev.Detail); err != nil {
 			return nil, wrap("list events", err)
 		}
-		ev.ID, ev.At = strconv.FormatInt(seq, 10), fromUnix(at)
+		ev.ID, ev.At = eventID(seq), fromUnix(at)
 		out = append(out, ev)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("list events", err)
 	}
 	return out, nil
+}
+
+// eventID writes an event's sequence number as its ID: 16 decimal digits, zero-padded, so that
+// IDs sort in byte order as they were written.
+func eventID(seq int64) string { return fmt.Sprintf("%016d", seq) }
+
+// eventSeq reads an event ID back.
+func eventSeq(id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("sqlite: list events: %q is not an event id: %w", id, store.ErrInvalid)
+	}
+	return n, nil
 }

@@ -15,7 +15,7 @@ import (
 func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	s := newStore(t)
-	full := store.Event{ID: "chosen-by-caller", At: at(7), Actor: "user:root", Credential: "admin:a0",
+	full := store.Event{ID: "chosen-by-caller", At: at(0), Actor: "user:root", Credential: "admin:a0",
 		Action: "user.create", Target: "user:u1", Resource: "org/acme", Result: "success", IP: "2001:db8::1",
 		Count: 1, Detail: "a note"}
 	if err := s.CreateUser(ctx, newUser("u1", at(0)), full); err != nil {
@@ -314,10 +314,33 @@ func testListEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if len(p) < 2 {
 			break
 		}
-		page.AfterID = p[len(p)-1].ID
+		page.AfterCreated, page.AfterID = p[len(p)-1].At, p[len(p)-1].ID
 	}
 	if want := []string{"t1", "t3", "t5", "t7"}; !slices.Equal(got, want) {
 		t.Errorf("paged %q, want %q", got, want)
+	}
+
+	// Events are listed by (At, ID): one appended later with an earlier time comes first, and
+	// FromID keeps what was written from an event on.
+	late := []store.Event{{At: at(50), Action: "late", Target: "l1", Count: 1}, {At: at(40), Action: "late", Target: "l2", Count: 1}}
+	if err := s.AppendEvents(ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	lates := allEvents(t, s, store.EventFilter{Action: "late"})
+	if got := targets(lates); !slices.Equal(got, []string{"l2", "l1"}) {
+		t.Errorf("events by (At, ID) = %q, want [l2 l1]", got)
+	}
+	if len(lates) == 2 {
+		from := lates[1].ID // l1, written first
+		if got := targets(allEvents(t, s, store.EventFilter{Action: "late", FromID: lates[0].ID})); !slices.Equal(got, []string{"l2"}) {
+			t.Errorf("FromID l2 = %q, want [l2]", got)
+		}
+		if got := targets(allEvents(t, s, store.EventFilter{Action: "late", FromID: from})); !slices.Equal(got, []string{"l2", "l1"}) {
+			t.Errorf("FromID l1 = %q, want [l2 l1]", got)
+		}
+		if lates[1].ID >= lates[0].ID {
+			t.Errorf("IDs %q, %q: a later write must have a greater ID in byte order", lates[1].ID, lates[0].ID)
+		}
 	}
 
 	// The default limit is 50.

@@ -256,7 +256,7 @@ func allEvents(t *testing.T, s store.Store, f store.EventFilter) []store.Event {
 		if len(evs) < page.Limit {
 			return out
 		}
-		page.AfterID = evs[len(evs)-1].ID
+		page.AfterCreated, page.AfterID = evs[len(evs)-1].At, evs[len(evs)-1].ID
 	}
 }
 
