@@ -87,7 +87,7 @@ func newKeysListCmd(e env) *cobra.Command {
 			addQuery(q, "owner", owner)
 			addQuery(q, "resource", resource)
 			addQuery(q, "cursor", cursor)
-			if limit > 0 {
+			if cmd.Flags().Changed("limit") {
 				q.Set("limit", strconv.Itoa(limit))
 			}
 			return c.do(cmd.Context(), http.MethodGet, "/keys", q, nil)

@@ -68,13 +68,23 @@ func newServeCmd(e env) *cobra.Command {
 		Short: "Run the lanyard service",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Until the config is read, the log format is what the flag or env say, so that
+			// with json even a refusal to start is a JSON line.
+			early := f.logFormat
+			if !cmd.Flags().Changed("log-format") {
+				early = e.getenv("LANYARD_LOG_FORMAT")
+			}
+			fail := func(err error) error {
+				newLogger(e.stderr, early).Error("lanyard cannot start", "error", err.Error())
+				return &quietError{err}
+			}
 			// A short LANYARD_BOOTSTRAP_TOKEN is refused before anything else, the store included.
 			if err := server.CheckBootstrapEnv(e.getenv); err != nil {
-				return err
+				return fail(err)
 			}
 			cfg, err := f.load(cmd.Flags(), e.getenv)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			log := newLogger(e.stderr, cfg.Server.LogFormat)
 			err = server.Run(cmd.Context(), server.Options{

@@ -66,7 +66,7 @@ func newUsersListCmd(e env) *cobra.Command {
 			}
 			q := url.Values{}
 			addQuery(q, "cursor", cursor)
-			if limit > 0 {
+			if cmd.Flags().Changed("limit") {
 				q.Set("limit", strconv.Itoa(limit))
 			}
 			return c.do(cmd.Context(), http.MethodGet, "/users", q, nil)

@@ -2,10 +2,12 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -37,6 +39,9 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	caller := authn.FromContext(r.Context())
 	q := r.URL.Query()
 	f := store.EventFilter{Actor: q.Get("actor"), Action: q.Get("action")}
+	if kind, id, ok := strings.Cut(f.Actor, ":"); ok && (kind == "user" || kind == "key") && !credential.ValidID(id) {
+		return badRequest("actor: the id %s.", idRule)
+	}
 	if res := q.Get("resource"); res != "" {
 		ref, err := h.parseRef("resource", res)
 		if err != nil {

@@ -48,17 +48,14 @@ func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error
 	return h.writeKeys(w, r, f, page, fp)
 }
 
-// deleteBusinessKeys revokes every business key the selection covers. An admin names the
-// resource: revoking every business key of the whole instance in one call is not offered.
+// deleteBusinessKeys revokes every business key the selection covers — for an admin without
+// ?resource=, every business key of the instance (CONTRACT §5: "revokes all of them").
 func (h *Handler) deleteBusinessKeys(w http.ResponseWriter, r *http.Request) error {
 	f, all, err := h.businessSelection(r)
 	if err != nil {
 		return err
 	}
-	if all {
-		return badRequest("Name the resource whose business keys to revoke: ?resource=type/id.")
-	}
-	if f.Within != nil && len(f.Within) > 0 {
+	if all || len(f.Within) > 0 {
 		if _, err := h.store.DeleteKeys(r.Context(), f, h.event(r, "key.revoke", "", "")); err != nil {
 			return err
 		}

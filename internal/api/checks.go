@@ -9,6 +9,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -40,6 +41,12 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	ref, err := h.parseRef("resource", req.Resource)
 	if err != nil {
 		return err
+	}
+	if req.Principal != "" {
+		kind, pid, ok := strings.Cut(req.Principal, ":")
+		if !ok || (kind != "user" && kind != "key") || !credential.ValidID(pid) {
+			return badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+		}
 	}
 	ctx := r.Context()
 	subject := caller
@@ -141,7 +148,7 @@ func hiddenAnswer(explain bool) checkAnswer {
 func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, error) {
 	ctx := r.Context()
 	kind, id, ok := strings.Cut(principal, ":")
-	if !ok || id == "" {
+	if !ok || !credential.ValidID(id) {
 		return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 	}
 	switch kind {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
@@ -148,7 +149,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 			slog.String("error", errString(e.Err)))
 	}
 	body := errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}}
-	if h.envelope {
+	if h.envelope && h.native(r) {
 		h.writeRaw(w, e.Status, envelope{Success: false, Data: nil, Message: e.Message, Error: &body.Error})
 		return
 	}
@@ -160,4 +161,11 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// native reports whether r is addressed to the native API (under its prefix): only its answers
+// are wrapped in the envelope (CONTRACT §11.7).
+func (h *Handler) native(r *http.Request) bool {
+	p := r.URL.Path
+	return p == h.prefix || strings.HasPrefix(p, h.prefix+"/")
 }

@@ -91,7 +91,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 type createKeyRequest struct {
 	Name         *string        `json:"name"`
-	ID           string         `json:"id"`
+	ID           *string         `json:"id"`
 	Owner        string         `json:"owner"`
 	Resource     string         `json:"resource"`
 	Role         string         `json:"role"`
@@ -114,7 +114,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k.ID, k.Format, k.CreatedAt, k.CreatedBy = req.ID, req.Format, h.clock(), id.Principal()
+	if k.ID, err = chosenID(req.ID); err != nil {
+		return err
+	}
+	k.Format, k.CreatedAt, k.CreatedBy = req.Format, h.clock(), id.Principal()
 	if k.CreatedBy == "" {
 		k.CreatedBy = id.Type
 	}
@@ -123,11 +126,6 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	if k.Name, err = validKeyName(*req.Name); err != nil {
 		return err
-	}
-	if k.ID == "" {
-		k.ID = credential.NewID()
-	} else if !credential.ValidID(k.ID) {
-		return badRequest("id must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-', and not '.' or '..'.")
 	}
 	switch k.Format {
 	case "":

@@ -35,6 +35,18 @@ func toResourceJSON(r store.Resource) resourceJSON {
 
 const idRule = "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-', and not '.' or '..'"
 
+// chosenID is the id a caller chose for a new thing, or a generated one when it chose none. An
+// id given but empty, or outside the contract's alphabet, is a 400.
+func chosenID(id *string) (string, error) {
+	if id == nil {
+		return credential.NewID(), nil
+	}
+	if !credential.ValidID(*id) {
+		return "", badRequest("id %s.", idRule)
+	}
+	return *id, nil
+}
+
 // parseRef checks a "type/id" the request names: a known type and a valid id.
 func (h *Handler) parseRef(field, ref string) (string, error) {
 	typ, id, ok := authz.ParseRef(ref)
@@ -55,7 +67,7 @@ func pathRef(r *http.Request) string { return r.PathValue("type") + "/" + r.Path
 
 type createResourceRequest struct {
 	Type   string  `json:"type"`
-	ID     string  `json:"id"`
+	ID     *string  `json:"id"`
 	Name   *string `json:"name"`
 	Parent string  `json:"parent"`
 	Plan   *string `json:"plan"`
@@ -75,13 +87,11 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 	if !h.schema.Has(req.Type) {
 		return badRequest("type %q is not a resource type of this server.", req.Type)
 	}
-	res := store.Resource{Type: req.Type, ID: req.ID, CreatedAt: h.clock()}
-	if res.ID == "" {
-		res.ID = credential.NewID()
-	} else if !credential.ValidID(res.ID) {
-		return badRequest("id %s.", idRule)
-	}
+	res := store.Resource{Type: req.Type, CreatedAt: h.clock()}
 	var err error
+	if res.ID, err = chosenID(req.ID); err != nil {
+		return err
+	}
 	if res.Name, err = validName(req.Name); err != nil {
 		return err
 	}

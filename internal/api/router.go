@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/credential"
@@ -108,6 +109,12 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 	if st != nil {
 		st.route = rt.Method + " " + rt.FullPath(h.prefix)
 	}
+	for _, name := range []string{"id", "type"} {
+		if v := r.PathValue(name); v != "" && !credential.ValidID(v) {
+			h.writeError(w, r, badRequest("The %s in the path %s.", name, idRule))
+			return
+		}
+	}
 	ctx := r.Context()
 	var id *authn.Identity
 	if rt.Policy.NeedsCredential() {
@@ -118,6 +125,10 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 		}
 		id = &ident
 		if err := h.authz.Network(id, h.clientAddr(r)); err != nil {
+			h.metrics.refusedCredential("network")
+			if h.refusals != nil {
+				h.refusals.RecordEvent(audit.ActionRefused, h.clientIP(r), id.CredentialName(), "client address not allowed")
+			}
 			h.writeError(w, r, err)
 			return
 		}
@@ -231,7 +242,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.metrics.observe(st.route, status, d)
 	}()
+	if err := checkPath(r.URL.Path); err != nil {
+		h.writeError(sw, r, err)
+		return
+	}
 	h.mux.ServeHTTP(sw, r)
+}
+
+// checkPath answers the paths the mux would otherwise redirect: a "." or ".." segment is a bad
+// id (400, CONTRACT §11.2), an empty segment names nothing (404) — both with the contract's
+// body rather than a redirect.
+func checkPath(p string) error {
+	if p == "/" || p == "" {
+		return nil
+	}
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, seg := range segs {
+		switch {
+		case seg == "." || seg == "..":
+			return badRequest("%q is not a valid id.", seg)
+		case seg == "" && i < len(segs)-1:
+			return notFound("The path was")
+		}
+	}
+	return nil
 }
 
 func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState, d time.Duration) {

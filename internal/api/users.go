@@ -41,7 +41,7 @@ func toUserJSON(u store.User) userJSON {
 }
 
 type createUserRequest struct {
-	ID       string  `json:"id"`
+	ID       *string  `json:"id"`
 	Email    string  `json:"email"`
 	Name     *string `json:"name"`
 	Password *string `json:"password"`
@@ -52,11 +52,9 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	id := req.ID
-	if id == "" {
-		id = credential.NewID()
-	} else if !credential.ValidID(id) {
-		return badRequest("id must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-', and not '.' or '..'.")
+	id, err := chosenID(req.ID)
+	if err != nil {
+		return err
 	}
 	email, err := validEmail(req.Email)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -188,10 +189,12 @@ func (a *Authorizer) keyAccess(ctx context.Context, id *authn.Identity, keyID st
 // KeyOwner decides who owns a key the caller creates. requested is the body's "owner"
 // ("user:<id>" or empty). It returns the owner's user id. Only admin credentials may name
 // another user (403 otherwise, whether or not that user exists); a caller that is no user must
-// name one (a key belongs to someone).
+// name one (a key belongs to someone), and so must an admin token (CONTRACT §5).
 func (a *Authorizer) KeyOwner(id *authn.Identity, requested string) (string, error) {
 	if requested == "" {
-		if id.UserID == "" {
+		if id.UserID == "" || id.Type == authn.TypeAdmin {
+			// The bootstrap token is no user, and an admin token is the instance's, not its
+			// user's: both name the owner of a key they create.
 			return "", ErrNoOwner
 		}
 		return id.UserID, nil
@@ -230,7 +233,7 @@ func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string) (string,
 // gets refusal.
 func ownerOf(id *authn.Identity, owner string, refusal error) (string, error) {
 	uid, ok := strings.CutPrefix(owner, "user:")
-	if !ok || uid == "" {
+	if !ok || !credential.ValidID(uid) {
 		return "", ErrBadOwner
 	}
 	if id.Admin() || uid == id.UserID {

@@ -39,12 +39,13 @@ func ensureBootstrap(ctx context.Context, st store.Store, cfg *config.Config, o 
 		log.Info("bootstrap admin token set from " + BootstrapEnv)
 		return nil
 	}
-	return printBootstrap(o, tok)
+	return printBootstrap(o, log, tok)
 }
 
-// printBootstrap writes a generated bootstrap token to stderr, on a line of its own (a JSON
-// object with the field bootstrap_token when the logs are JSON), never through the access log.
-func printBootstrap(o Options, tok string) error {
+// printBootstrap writes a generated bootstrap token to stderr, on a line of its own after a log
+// line saying what it is (a JSON object with the field bootstrap_token when the logs are JSON),
+// never through the access log.
+func printBootstrap(o Options, log *slog.Logger, tok string) error {
 	const msg = "created the bootstrap admin token; it is shown only this once, so keep it safe"
 	if o.LogJSON {
 		line, err := json.Marshal(map[string]string{
@@ -59,7 +60,8 @@ func printBootstrap(o Options, tok string) error {
 		_, err = fmt.Fprintf(o.Stderr, "%s\n", line)
 		return err
 	}
-	_, err := fmt.Fprintf(o.Stderr, "lanyard: %s:\n%s\n", msg, tok)
+	log.Warn(msg + "; it follows on the next line")
+	_, err := fmt.Fprintf(o.Stderr, "%s\n", tok)
 	return err
 }
 

@@ -447,3 +447,45 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("a secret is in /metrics")
 	}
 }
+
+// TestContractDetails pins answers a strict reading of the contract asks for.
+func TestContractDetails(t *testing.T) {
+	in := start(t, startOpts{mutate: func(c *config.Config) { c.API.Envelope = true }})
+	boot := testBootstrap
+	admin := func() string {
+		in.must(201, req{method: "POST", path: "/v1/users", token: boot, body: `{"id": "adm", "email": "adm@example.com"}`})
+		return in.must(200, req{method: "POST", path: "/v1/users/adm/admin", token: boot}).json(t)["data"].(map[string]any)["token"].(string)
+	}()
+	tests := []struct {
+		name   string
+		r      req
+		status int
+	}{
+		{"dot id in the path", req{method: "GET", path: "/v1/users/.", token: boot}, 400},
+		{"dot-dot id in the path", req{method: "DELETE", path: "/v1/keys/%2E%2E", token: boot}, 400},
+		{"empty segment", req{method: "GET", path: "/v1//users", token: boot}, 404},
+		{"bad owner id", req{method: "POST", path: "/v1/keys", token: boot, body: `{"name": "x", "owner": "user:.."}`}, 400},
+		{"bad owner id in a list", req{method: "GET", path: "/v1/keys?owner=user:a%20b", token: boot}, 400},
+		{"bad principal id in a check", req{method: "POST", path: "/v1/check", token: boot, body: `{"principal": "user:..", "permission": "read", "resource": "organization/x"}`}, 400},
+		{"empty chosen id", req{method: "POST", path: "/v1/users", token: boot, body: `{"id": "", "email": "e@example.com"}`}, 400},
+		{"admin token without an owner", req{method: "POST", path: "/v1/keys", token: admin, body: `{"name": "x"}`}, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := in.do(tt.r)
+			if a.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", a.status, tt.status, a.body)
+			}
+			if m := a.json(t); m["success"] != false || m["error"] == nil {
+				t.Fatalf("not the envelope's error form: %s", a.body)
+			}
+		})
+	}
+	// Only the native API is wrapped.
+	for _, r := range []req{{method: "GET", path: "/nope"}, {method: "POST", path: "/healthz"}, {method: "GET", path: "/metrics"}} {
+		a := in.do(r)
+		if _, wrapped := a.json(t)["success"]; wrapped || a.errCode(t) == "" {
+			t.Fatalf("%s %s is wrapped: %s", r.method, r.path, a.body)
+		}
+	}
+}

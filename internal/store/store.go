@@ -72,8 +72,8 @@ type Store interface {
 	UpdateKey(ctx context.Context, id string, fn func(*Key) error, ev Event) (Key, error)
 	// DeleteKey removes a key, its secrets and every grant naming it. ErrNotFound when absent.
 	DeleteKey(ctx context.Context, id string, ev Event) (Revoked, error)
-	// DeleteKeys removes every key matching f (which must name an owner, a resource or Within;
-	// else ErrInvalid) with their secrets and grants in one transaction, writing one event per
+	// DeleteKeys removes every key matching f (which must name an owner, a resource, Within or
+	// Business; else ErrInvalid) with their secrets and grants in one transaction, writing one event per
 	// key (ev is the template; its Target is filled in). No match: empty Revoked, no event.
 	DeleteKeys(ctx context.Context, f KeyFilter, ev Event) (Revoked, error)
 	// ReissueKey gives the key a new secret. Secrets of the key other than the new one stop

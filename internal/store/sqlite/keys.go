@@ -288,18 +288,18 @@ func (db *DB) DeleteKey(ctx context.Context, id string, ev store.Event) (store.R
 	return store.Revoked{KeyIDs: []string{id}}, nil
 }
 
-// errKeysFilter is DeleteKeys' answer to a filter that names no owner, no resource and no
-// Within: revoking every key of the instance is never one call.
-var errKeysFilter = fmt.Errorf("sqlite: DeleteKeys needs a filter with an owner, a resource or Within: %w", store.ErrInvalid)
+// errKeysFilter is DeleteKeys' answer to a filter that names no owner, no resource, no Within
+// and not Business: revoking every key of the instance is never one call.
+var errKeysFilter = fmt.Errorf("sqlite: DeleteKeys needs a filter with an owner, a resource, Within or Business: %w", store.ErrInvalid)
 
-// DeleteKeys removes every key matching f (as ListKeys matches it; Owner, Resource or Within
-// must be set, else ErrInvalid and nothing is deleted) with all their secrets and every grant
+// DeleteKeys removes every key matching f (as ListKeys matches it; Owner, Resource, Within or
+// Business must be set, else ErrInvalid and nothing is deleted) with all their secrets and every grant
 // naming them, in one transaction, and writes one event per deleted key: ev with Target
 // "key:<id>" and, when ev.Resource is empty, the key's resource. It returns the deleted ids in
 // list order. No match (an empty non-nil Within included) is not an error: an empty Revoked and
 // no event.
 func (db *DB) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event) (store.Revoked, error) {
-	if f.Owner == "" && f.Resource == "" && f.Within == nil {
+	if f.Owner == "" && f.Resource == "" && f.Within == nil && !f.Business {
 		return store.Revoked{}, errKeysFilter
 	}
 	cond, args := keyWhere(f)

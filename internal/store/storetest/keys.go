@@ -365,10 +365,27 @@ func testDeleteKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		})
 	}
 
-	t.Run("needs an owner, a resource or Within", func(t *testing.T) {
+	t.Run("every business key", func(t *testing.T) {
+		s, _ := setup(t)
+		all, err := s.ListKeys(t.Context(), store.KeyFilter{}, store.Page{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DeleteKeys(t.Context(), store.KeyFilter{Business: true}, event("key.revoke_all", "")); err != nil {
+			t.Fatalf("DeleteKeys(Business): %v", err)
+		}
+		for _, k := range all {
+			_, err := s.GetKey(t.Context(), k.ID)
+			if gone := errors.Is(err, store.ErrNotFound); gone != (k.Owner == "") {
+				t.Errorf("key %s (owner %q) after DeleteKeys(Business): err %v", k.ID, k.Owner, err)
+			}
+		}
+	})
+
+	t.Run("needs an owner, a resource, Within or Business", func(t *testing.T) {
 		s, keys := setup(t)
 		before := countEvents(t, s)
-		for _, f := range []store.KeyFilter{{}, {Business: true}} {
+		for _, f := range []store.KeyFilter{{}} {
 			_, err := s.DeleteKeys(t.Context(), f, event("key.revoke_all", ""))
 			wantErr(t, fmt.Sprintf("DeleteKeys(%+v)", f), err, store.ErrInvalid)
 		}
