@@ -91,7 +91,7 @@ func utcPtr(t *time.Time) *time.Time {
 
 type createKeyRequest struct {
 	Name         *string        `json:"name"`
-	ID           *string         `json:"id"`
+	ID           *string        `json:"id"`
 	Owner        string         `json:"owner"`
 	Resource     string         `json:"resource"`
 	Role         string         `json:"role"`

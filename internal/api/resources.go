@@ -67,7 +67,7 @@ func pathRef(r *http.Request) string { return r.PathValue("type") + "/" + r.Path
 
 type createResourceRequest struct {
 	Type   string  `json:"type"`
-	ID     *string  `json:"id"`
+	ID     *string `json:"id"`
 	Name   *string `json:"name"`
 	Parent string  `json:"parent"`
 	Plan   *string `json:"plan"`

@@ -41,7 +41,7 @@ func toUserJSON(u store.User) userJSON {
 }
 
 type createUserRequest struct {
-	ID       *string  `json:"id"`
+	ID       *string `json:"id"`
 	Email    string  `json:"email"`
 	Name     *string `json:"name"`
 	Password *string `json:"password"`
