@@ -212,3 +212,14 @@ func TestBootstrapReset(t *testing.T) {
 		t.Fatal("the old bootstrap token still works")
 	}
 }
+
+func TestBootstrapResetNeedsAStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "typo")
+	code, out, errs := cli(t, map[string]string{"LANYARD_DATA": dir}, "", "bootstrap", "reset")
+	if code != 1 || out != "" || !strings.Contains(errs, "no lanyard store") {
+		t.Fatalf("reset on a missing store: %d %q %q", code, out, errs)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("reset created a store")
+	}
+}

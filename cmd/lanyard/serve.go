@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/server"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
 
 // serverFlags are the flags serve and bootstrap reset share (CONTRACT §1).
@@ -123,6 +126,13 @@ func newBootstrapCmd(e env) *cobra.Command {
 			cfg, err := f.load(cmd.Flags(), e.getenv)
 			if err != nil {
 				return err
+			}
+			if cfg.Server.Store == "" {
+				// Resetting is a recovery: a directory without a store is a typo, not a new
+				// instance to create.
+				if _, err := os.Stat(filepath.Join(cfg.Server.Data, sqlite.FileName)); err != nil {
+					return fmt.Errorf("no lanyard store in %s: check --data", cfg.Server.Data)
+				}
 			}
 			st, err := server.OpenStore(cmd.Context(), cfg)
 			if err != nil {
