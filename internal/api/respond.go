@@ -25,6 +25,9 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any, message st
 		return
 	}
 	if h.envelope {
+		if message == "" {
+			message = "OK"
+		}
 		v = envelope{Success: true, Data: v, Message: message}
 	}
 	h.writeRaw(w, status, v)

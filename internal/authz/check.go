@@ -27,8 +27,8 @@ type Tree interface {
 // resource up to that grant, or, when nothing allowed it, why.
 type Because struct {
 	Reason string       `json:"reason"`
-	Grant  *GrantJSON   `json:"grant,omitempty"`
-	Path   []string     `json:"path,omitempty"`
+	Grant  *GrantJSON   `json:"grant"`
+	Path   []string     `json:"path"`
 	Denied DeniedReason `json:"-"`
 }
 
