@@ -1,7 +1,9 @@
-// Package api serves lanyard's native HTTP API (/v1 by default): identity, users, keys and the
-// health endpoints. Every route is declared in one table with the policy that guards it
-// (routes.go); the router runs the one pipeline — sources, resolver, authorizer — before any
-// handler, and every failure goes through one error writer that produces the contract's body.
+// Package api serves lanyard's native HTTP API (/v1 by default): identity, users and admins,
+// logins and personal access tokens, keys (personal and business, leaked-token revocation),
+// resources, grants, permission checks, the audit trail, and the health and metrics endpoints.
+// Every route is declared in one table with the policy that guards it (routes.go); the router
+// runs the one pipeline — sources, resolver, authorizer — before any handler, and every failure
+// goes through one error writer that produces the contract's body (errors.go).
 package api
 
 import (
