@@ -5,15 +5,19 @@ import (
 	"net/http"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // businessSelection is what /tokens/business covers: the business keys of the resources the
 // caller manages and their descendants, narrowed by ?resource= to one subtree.
-func (h *Handler) businessSelection(r *http.Request) (store.KeyFilter, bool, error) {
+func (h *Handler) businessSelection(r *http.Request, write bool) (store.KeyFilter, bool, error) {
 	id := authn.FromContext(r.Context())
 	f := store.KeyFilter{Business: true}
+	if err := authz.KeySelectionAllowed(id, write); err != nil {
+		return f, false, err
+	}
 	if res := r.URL.Query().Get("resource"); res != "" {
 		ref, err := h.parseRef("resource", res)
 		if err != nil {
@@ -36,7 +40,7 @@ func (h *Handler) businessSelection(r *http.Request) (store.KeyFilter, bool, err
 }
 
 func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error {
-	f, _, err := h.businessSelection(r)
+	f, _, err := h.businessSelection(r, false)
 	if err != nil {
 		return err
 	}
@@ -51,7 +55,7 @@ func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error
 // deleteBusinessKeys revokes every business key the selection covers — for an admin without
 // ?resource=, every business key of the instance (CONTRACT §5: "revokes all of them").
 func (h *Handler) deleteBusinessKeys(w http.ResponseWriter, r *http.Request) error {
-	f, all, err := h.businessSelection(r)
+	f, all, err := h.businessSelection(r, true)
 	if err != nil {
 		return err
 	}

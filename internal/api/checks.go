@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -102,33 +101,24 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	if !ok && subject != caller {
-		visible, err := h.subjectVisible(ctx, caller, subject)
-		if err != nil {
-			return err
-		}
-		if !visible {
-			// About a key of someone else's, a refusal is explained only in terms of the
-			// caller's own resource: not who owns the key or where its limits lie.
+	if subject != caller && !caller.Admin() {
+		// About someone else, the answer is explained only in terms the caller may see: a
+		// refusal never says where the principal's grants or limits lie, and an allowing grant
+		// above what the caller may read is not named.
+		if !ok {
 			because = &authz.Because{Reason: notAllowedReason(req.Principal, perm, ref)}
+		} else if because.Grant != nil {
+			visible, err := h.authz.Can(ctx, caller, config.PermRead, because.Grant.Resource)
+			if err != nil {
+				return err
+			}
+			if !visible {
+				because = &authz.Because{Reason: "A grant on " + ref + " or above it gives " + req.Principal + " " + perm.String() + "."}
+			}
 		}
 	}
 	h.writeJSON(w, http.StatusOK, checkAnswer{Allowed: ok, Because: because}, "")
 	return nil
-}
-
-// subjectVisible reports whether the caller may learn why another principal is refused: for a
-// user the reason names nothing but the user and the resource; a business key's reason is open
-// to those who may read its resource; a personal key's only to admins (it would name its owner
-// and its limits).
-func (h *Handler) subjectVisible(ctx context.Context, caller, subject *authn.Identity) (bool, error) {
-	switch {
-	case caller.Admin() || subject.Type != authn.TypeKey:
-		return true, nil
-	case subject.Key != nil && subject.Key.Owner == "" && subject.Key.Resource != "":
-		return h.authz.Can(ctx, caller, config.PermRead, subject.Key.Resource)
-	}
-	return false, nil
 }
 
 func notAllowedReason(principal string, perm config.Perms, ref string) string {

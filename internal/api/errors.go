@@ -89,7 +89,7 @@ func asError(err error) *Error {
 	case errors.Is(err, authz.ErrForbidden):
 		return forbidden("The credential may not do this.")
 	case errors.Is(err, authz.ErrHidden), errors.Is(err, store.ErrNotFound):
-		return notFound("The resource was")
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Not found: it does not exist, or you may not see it."}
 	case errors.Is(err, authz.ErrNoOwner), errors.Is(err, authz.ErrBadOwner):
 		return badRequest("%s.", upperFirst(err.Error()))
 	case errors.Is(err, store.ErrConflict):

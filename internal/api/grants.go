@@ -79,6 +79,10 @@ type putGrantRequest struct {
 
 func (h *Handler) putGrant(w http.ResponseWriter, r *http.Request) error {
 	caller := authn.FromContext(r.Context())
+	if caller.Type == authn.TypeKey && caller.Key != nil && (len(caller.Key.AllowedCIDRs) > 0 || caller.Key.ExpiresAt != nil) {
+		// A grant would outlive an expiring key and reach beyond its networks.
+		return forbidden("A key limited to some networks or to some time gives no grants.")
+	}
 	var req putGrantRequest
 	if err := h.decode(w, r, &req); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -413,7 +414,7 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 	id := authn.FromContext(r.Context())
 	q := r.URL.Query()
-	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"))
+	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"), false)
 	if err != nil {
 		return err
 	}
@@ -468,8 +469,8 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) error {
 	if (req.Plan.Set || req.Credits.Set) && !caller.Admin() {
 		return forbidden("Only an admin changes a key's plan or credits: they decide what it may spend.")
 	}
-	if caller.Type == authn.TypeKey && (req.AllowedCIDRs.Set || req.ExpiresAt.Set) {
-		return forbidden("A key cannot change its own or another key's networks or expiry; use a personal access token.")
+	if caller.Type == authn.TypeKey && authz.Limited(caller.Key) && (req.AllowedCIDRs.Set || req.ExpiresAt.Set) {
+		return forbidden("A limited key cannot change any key's networks or expiry; use a personal access token.")
 	}
 	if req.ExpiresAt.Set && !req.ExpiresAt.Null {
 		at := req.ExpiresAt.V.UTC()
@@ -566,8 +567,11 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
 // keySelection decides which keys a list or bulk revoke covers: ?owner=user:<id> (oneself, or
 // anyone for an admin) and/or ?resource=type/id (the keys scoped to that resource and below it,
 // for its managers).
-func (h *Handler) keySelection(ctx context.Context, id *authn.Identity, owner, resource string) (store.KeyFilter, error) {
+func (h *Handler) keySelection(ctx context.Context, id *authn.Identity, owner, resource string, write bool) (store.KeyFilter, error) {
 	var f store.KeyFilter
+	if err := authz.KeySelectionAllowed(id, write); err != nil {
+		return f, err
+	}
 	if resource != "" {
 		ref, err := h.parseRef("resource", resource)
 		if err != nil {
@@ -581,13 +585,13 @@ func (h *Handler) keySelection(ctx context.Context, id *authn.Identity, owner, r
 			return f, nil
 		}
 		uid, ok := strings.CutPrefix(owner, "user:")
-		if !ok || uid == "" {
+		if !ok || !credential.ValidID(uid) {
 			return f, badRequest(`owner must be written "user:<id>".`)
 		}
 		f.Owner = uid
 		return f, nil
 	}
-	uid, err := h.authz.KeyListOwner(id, owner)
+	uid, err := h.authz.KeyListOwner(id, owner, write)
 	if err != nil {
 		return f, err
 	}
@@ -603,7 +607,7 @@ func (h *Handler) deleteKeys(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("owner") == "" && q.Get("resource") == "" {
 		return badRequest("Name whose keys to revoke: ?owner=user:<id> or ?resource=type/id.")
 	}
-	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"))
+	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"), true)
 	if err != nil {
 		return err
 	}
@@ -642,6 +646,10 @@ func (h *Handler) reissueKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	keyID := r.PathValue("id")
+	if caller := authn.FromContext(ctx); caller.Type == authn.TypeKey && authz.Limited(caller.Key) && caller.ID != keyID {
+		// A new secret for another key would carry none of this key's limits.
+		return forbidden("A limited key reissues no key but itself.")
+	}
 	k, err := h.store.GetKey(ctx, keyID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -226,47 +227,18 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if req.Parent.Set {
-		// Moving takes the resource away from its current parent: that needs manage there too,
-		// or a manager of only the resource could carry it (and its history) into another
-		// tenant.
-		cur, err := h.store.GetResource(ctx, ref)
+		newParent := ""
+		if !req.Parent.Null {
+			newParent = req.Parent.V
+		}
+		moved, err := h.checkMove(ctx, caller, ref, typ, newParent)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return notFound("The resource was")
-			}
 			return err
 		}
-		if cur.Parent != "" {
-			if err := h.authz.Require(ctx, caller, config.PermManage, cur.Parent); err != nil {
-				if errors.Is(err, authz.ErrHidden) {
-					return forbidden("Moving a resource needs manage on its current parent.")
-				}
-				return err
-			}
-		} else if !caller.Admin() {
-			return forbidden("Only an admin moves a root resource.")
+		if !moved {
+			req.Parent = optional[string]{} // naming the current parent moves nothing
 		}
-	}
-	if req.Parent.Set {
-		if req.Parent.Null || req.Parent.V == "" {
-			if !h.schema.IsRoot(typ) {
-				return badRequest("A %s needs a parent.", typ)
-			}
-			if !caller.Admin() {
-				return forbidden("Only an admin makes a resource a root.")
-			}
-		} else {
-			if parent, err = h.parseRef("parent", req.Parent.V); err != nil {
-				return err
-			}
-			ptype, _, _ := authz.ParseRef(parent)
-			if !h.schema.AllowedParent(typ, ptype) {
-				return badRequest("A %s cannot be the parent of a %s.", ptype, typ)
-			}
-			if err := h.authz.Require(ctx, caller, config.PermManage, parent); err != nil {
-				return err
-			}
-		}
+		parent = newParent
 	}
 	res, err := h.store.UpdateResource(ctx, ref, func(x *store.Resource) error {
 		if req.Name.Set {
@@ -290,6 +262,51 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.writeJSON(w, http.StatusOK, toResourceJSON(res), "Resource updated")
 	return nil
+}
+
+// checkMove decides a move of ref (of type typ) under newParent ("" for a root). It reports
+// false when newParent is the current parent: nothing moves. A move takes the resource away from
+// its current parent, so it needs manage there as well as on the new one — or a manager of only
+// the resource could carry it (and its history) into another tenant — and moving a root, or
+// making one, needs an admin.
+func (h *Handler) checkMove(ctx context.Context, caller *authn.Identity, ref, typ, newParent string) (bool, error) {
+	cur, err := h.store.GetResource(ctx, ref)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, notFound("The resource was")
+		}
+		return false, err
+	}
+	if newParent == cur.Parent {
+		return false, nil
+	}
+	if cur.Parent == "" {
+		if !caller.Admin() {
+			return false, forbidden("Only an admin moves a root resource.")
+		}
+	} else if err := h.authz.Require(ctx, caller, config.PermManage, cur.Parent); err != nil {
+		if errors.Is(err, authz.ErrHidden) {
+			return false, forbidden("Moving a resource needs manage on its current parent.")
+		}
+		return false, err
+	}
+	if newParent == "" {
+		if !h.schema.IsRoot(typ) {
+			return false, badRequest("A %s needs a parent.", typ)
+		}
+		if !caller.Admin() {
+			return false, forbidden("Only an admin makes a resource a root.")
+		}
+		return true, nil
+	}
+	if _, err := h.parseRef("parent", newParent); err != nil {
+		return false, err
+	}
+	ptype, _, _ := authz.ParseRef(newParent)
+	if !h.schema.AllowedParent(typ, ptype) {
+		return false, badRequest("A %s cannot be the parent of a %s.", ptype, typ)
+	}
+	return true, h.authz.Require(ctx, caller, config.PermManage, newParent)
 }
 
 // deleteResource removes a resource with its descendants, their grants and every key scoped to

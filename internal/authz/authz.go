@@ -202,20 +202,41 @@ func (a *Authorizer) KeyOwner(id *authn.Identity, requested string) (string, err
 	return ownerOf(id, requested, ErrForbidden)
 }
 
-// Limited reports whether a key carries limits of its own beyond its owner's power: a role cap,
-// a confining resource, client networks or an expiry. Such a key manages no key but itself.
-// Business keys count as limited: their power is their resource's grant.
-func Limited(k *store.Key) bool {
-	return k != nil && (k.Owner == "" || k.Role != "" || k.Resource != "" || len(k.AllowedCIDRs) > 0 || k.ExpiresAt != nil)
+// Capped reports whether a key's power is less than a whole user's: a role cap or a confining
+// resource, or a business key (its power is its resource's grant). A capped key reads no key
+// but itself.
+func Capped(k *store.Key) bool {
+	return k != nil && (k.Owner == "" || k.Role != "" || k.Resource != "")
 }
 
-// KeyListOwner decides whose keys a caller may list when it asks for owner=requested
+// Limited reports whether a key carries any limit of its own: it is capped, or it works only
+// from some networks or only until some time. A limited key changes no key but itself — no
+// reissue, no bulk revocation, no lifting of networks or expiry — since what it touched could
+// outlive or outreach it.
+func Limited(k *store.Key) bool {
+	return Capped(k) || (k != nil && (len(k.AllowedCIDRs) > 0 || k.ExpiresAt != nil))
+}
+
+// KeySelectionAllowed decides whether a key may list keys (write false) or revoke them in bulk
+// (write true) at all: a capped key lists nothing, a limited one revokes nothing in bulk.
+func KeySelectionAllowed(id *authn.Identity, write bool) error {
+	if id.Type != authn.TypeKey {
+		return nil
+	}
+	if Capped(id.Key) || (write && Limited(id.Key)) {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// KeyListOwner decides whose keys a caller may list (or, with write, revoke in bulk) when it
+// asks for owner=requested
 // ("user:<id>" or empty). Admins may list anyone's, and every key when they name no owner;
 // others only their own, and asking for another user's keys is answered as if that user did not
 // exist. An empty owner in the answer means every key.
-func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string) (string, error) {
-	if id.Type == authn.TypeKey && Limited(id.Key) {
-		return "", ErrForbidden // a limited key lists and bulk-revokes nothing
+func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string, write bool) (string, error) {
+	if err := KeySelectionAllowed(id, write); err != nil {
+		return "", err
 	}
 	if requested == "" {
 		if id.Admin() {

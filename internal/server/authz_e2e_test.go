@@ -323,3 +323,36 @@ func TestReusedResourceIDInheritsNoHistory(t *testing.T) {
 		t.Fatalf("acme's trail lacks the revocation of its key: %s", acme.body)
 	}
 }
+
+// TestLimitedKeysSecondPass pins the second review's findings.
+func TestLimitedKeysSecondPass(t *testing.T) {
+	tn := setupTenants(t)
+	in := tn.in
+	in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "adm", "id": "acme-adm", "resource": "organization/acme", "role": "admin"}`})
+	confined := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "c", "resource": "organization/acme", "allowed_cidrs": ["127.0.0.1/32"], "expires_in": 3600}`}).json(t)["token"].(string)
+	// No fresh, unlimited secret through another key's reissue; no grant that outlives it.
+	in.must(403, req{method: "POST", path: "/v1/keys/acme-adm/reissue", token: confined})
+	in.must(403, req{method: "PUT", path: "/v1/resources/organization/acme/grants/user:gus", token: confined, body: `{"role": "observer"}`})
+	// No listing or bulk revocation through ?resource= either.
+	in.must(403, req{method: "GET", path: "/v1/keys?resource=organization/acme", token: confined})
+	in.must(403, req{method: "DELETE", path: "/v1/keys?resource=organization/acme", token: confined})
+	in.must(403, req{method: "GET", path: "/v1/tokens/business", token: confined})
+	in.must(200, req{method: "GET", path: "/v1/keys/acme-adm", token: tn.ann})
+
+	// What stays allowed: a key with only an expiry lists its owner's keys; an unlimited key
+	// tightens a key's expiry and networks; naming the current parent moves nothing.
+	expiring := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "ci", "expires_in": 7776000}`}).json(t)["token"].(string)
+	in.must(200, req{method: "GET", path: "/v1/keys", token: expiring})
+	in.must(200, req{method: "PATCH", path: "/v1/keys/acme-ci", token: tn.ann, body: `{"expires_at": "2030-01-01T00:00:00Z", "allowed_cidrs": ["10.0.0.0/8"]}`})
+	in.must(200, req{method: "PUT", path: "/v1/resources/project/rocket/grants/user:gus", token: tn.ann, body: `{"role": "admin"}`})
+	in.must(200, req{method: "PATCH", path: "/v1/resources/project/rocket", token: tn.gus, body: `{"name": "r2", "parent": "organization/acme"}`})
+
+	// About another principal, a refusal reads the same whether the principal exists or not.
+	in.must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "zed", "email": "zed@example.com"}`})
+	ask := func(who string) string {
+		return string(in.must(200, req{method: "POST", path: "/v1/check", token: tn.gus, body: `{"principal": "` + who + `", "permission": "write", "resource": "project/rocket", "explain": true}`}).body)
+	}
+	if a, b := ask("user:zed"), ask("user:nobody"); strings.Replace(a, "user:zed", "user:nobody", 1) != b {
+		t.Fatalf("a refusal about a real user reads differently:\n%s\n%s", a, b)
+	}
+}

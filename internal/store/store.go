@@ -115,8 +115,8 @@ type Store interface {
 	// transaction. It returns the revoked key ids. ErrNotFound when absent.
 	DeleteResource(ctx context.Context, ref string, ev Event) (Revoked, error)
 	// PutGrant creates or replaces the grant of g.Principal on g.Resource and returns it as
-	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource does not
-	// exist.
+	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource, or the user
+	// or key the principal names, does not exist.
 	PutGrant(ctx context.Context, g Grant, ev Event) (Grant, error)
 	// DeleteGrant removes one grant. ErrNotFound when there is none.
 	DeleteGrant(ctx context.Context, resource, principal string, ev Event) error

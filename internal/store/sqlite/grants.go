@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -65,6 +67,13 @@ func (db *DB) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (stor
 		if !ok {
 			return fmt.Errorf("sqlite: put grant: resource %q: %w", g.Resource, store.ErrNotFound)
 		}
+		// The principal must exist in this same transaction: a grant racing the deletion of
+		// its user must not survive it, or a later user with the same id would inherit it.
+		if ok, err := principalExists(ctx, tx, g.Principal); err != nil {
+			return wrap("put grant", err)
+		} else if !ok {
+			return fmt.Errorf("sqlite: put grant: principal %q: %w", g.Principal, store.ErrNotFound)
+		}
 		if err := insertGrant(ctx, tx, "put grant", g); err != nil {
 			return err
 		}
@@ -111,4 +120,24 @@ func (db *DB) ListGrants(ctx context.Context, resource string, page store.Page) 
 // GrantsOf returns every grant of principal ("user:<id>" or "key:<id>"), ordered by resource.
 func (db *DB) GrantsOf(ctx context.Context, principal string) ([]store.Grant, error) {
 	return queryGrants(ctx, db.r, "grants of", "SELECT "+grantCols+" FROM grants WHERE principal = ? ORDER BY resource", principal)
+}
+
+// principalExists reports whether "user:<id>" or "key:<id>" names a stored user or key.
+func principalExists(ctx context.Context, tx *sql.Tx, principal string) (bool, error) {
+	var q string
+	kind, id, _ := strings.Cut(principal, ":")
+	switch kind {
+	case "user":
+		q = "SELECT 1 FROM users WHERE id = ?"
+	case "key":
+		q = "SELECT 1 FROM keys WHERE id = ?"
+	default:
+		return false, nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, q, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

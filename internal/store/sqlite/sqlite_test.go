@@ -347,25 +347,22 @@ func TestEventAncestry(t *testing.T) {
 	checkForeignKeys(t, db)
 }
 
-// TestCreateKeyDropsStrayGrants: a grant put for a key id before the key exists does not
-// become the new key's.
-func TestCreateKeyDropsStrayGrants(t *testing.T) {
+// TestGrantsNeedTheirPrincipal: a grant for a key or user that does not exist is refused, so
+// a key or user created later with that id inherits nothing.
+func TestGrantsNeedTheirPrincipal(t *testing.T) {
 	ctx := t.Context()
 	db := open(t, t.TempDir())
-	mustCreate(t, db.CreateUser(ctx, store.User{ID: "u1", Email: "a@example.com"}, store.Event{}))
 	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "org", ID: "acme"}, store.Event{}))
-	for _, id := range []string{"kp", "kb"} {
-		_, err := db.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "key:" + id, Role: "admin"}, store.Event{})
-		mustCreate(t, err)
+	for _, p := range []string{"key:kp", "user:nobody", "team:x"} {
+		_, err := db.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: p, Role: "admin"}, store.Event{})
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("PutGrant(%s) = %v, want ErrNotFound", p, err)
+		}
 	}
+	mustCreate(t, db.CreateUser(ctx, store.User{ID: "u1", Email: "a@example.com"}, store.Event{}))
 	mustCreate(t, db.CreateKey(ctx, store.Key{ID: "kp", Format: store.FormatToken, Owner: "u1"},
 		store.Secret{Hash: store.Hash{1}}, store.Event{}))
-	mustCreate(t, db.CreateKey(ctx, store.Key{ID: "kb", Format: store.FormatToken, Resource: "org/acme", Role: "observer"},
-		store.Secret{Hash: store.Hash{2}}, store.Event{}))
 	if gs, err := db.GrantsOf(ctx, "key:kp"); err != nil || len(gs) != 0 {
 		t.Errorf("GrantsOf(key:kp) = %+v, %v; want none", gs, err)
-	}
-	if gs, err := db.GrantsOf(ctx, "key:kb"); err != nil || len(gs) != 1 || gs[0].Role != "observer" {
-		t.Errorf("GrantsOf(key:kb) = %+v, %v; want only its own", gs, err)
 	}
 }

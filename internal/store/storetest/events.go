@@ -121,6 +121,9 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 	if _, err := s.UpdateResource(ctx, "org/quiet", func(r *store.Resource) error { r.Parent = "org/other"; return nil }, quiet); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.CreateUser(ctx, newUser("u2", at(9)), quiet); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/quiet", Principal: "user:u2", Role: "member", CreatedAt: at(9)}, quiet); err != nil {
 		t.Fatal(err)
 	}

@@ -452,6 +452,16 @@ func testGrants(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := t.Context()
 	s := newStore(t)
 	mustTree(t, s, "organization/acme", "project/p1 < organization/acme", "organization/other")
+	mustUsers(t, s, "u1", "u2", "u10")
+	upper := newUser("U1", at(0)) // ids are case-sensitive; its email must differ from u1's
+	upper.Email, upper.EmailNorm = "upper@example.com", "upper@example.com"
+	if err := s.CreateUser(ctx, upper, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	k0 := newKey("k0", "u1", at(0))
+	if err := s.CreateKey(ctx, k0, keySecret(k0, "k0 secret"), store.Event{}); err != nil {
+		t.Fatal(err)
+	}
 	put := func(g store.Grant) store.Grant {
 		t.Helper()
 		got, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource))
@@ -681,6 +691,7 @@ func testResourceEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 	create("c-b", "org/b", "")
 	create("c-p", "project/p", "org/a")
 	create("c-e", "env/e", "project/p")
+	mustUsers(t, s, "u1")
 	if _, err := s.PutGrant(ctx, store.Grant{Resource: "env/e", Principal: "user:u1", Role: "admin", CreatedAt: at(1)},
 		ev("g-e", "grant.put", "env/e")); err != nil {
 		t.Fatal(err)

@@ -457,3 +457,13 @@ func testPing(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Fatalf("Ping: %v", err)
 	}
 }
+
+// mustUsers creates users with the given ids (grants need their principal to exist).
+func mustUsers(t *testing.T, s store.Store, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.CreateUser(t.Context(), newUser(id, at(0)), store.Event{}); err != nil {
+			t.Fatalf("CreateUser(%s): %v", id, err)
+		}
+	}
+}
