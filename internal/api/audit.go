@@ -34,11 +34,11 @@ func toEventJSON(e store.Event) eventJSON {
 }
 
 // listAudit answers the audit trail: a resource's events (and its descendants') for its
-// managers, everything for admins.
+// managers, everything for admins; ?actor=, ?action= and ?target= narrow it.
 func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	caller := authn.FromContext(r.Context())
 	q := r.URL.Query()
-	f := store.EventFilter{Actor: q.Get("actor"), Action: q.Get("action")}
+	f := store.EventFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target")}
 	if kind, id, ok := strings.Cut(f.Actor, ":"); ok && (kind == "user" || kind == "key") && !credential.ValidID(id) {
 		return badRequest("actor: the id %s.", idRule)
 	}
@@ -54,7 +54,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	} else if !caller.Admin() {
 		return forbidden("Only admins read the whole audit trail; name a resource you manage with ?resource=.")
 	}
-	page, fp, err := pageFrom(q, "resource="+f.Resource, "actor="+f.Actor, "action="+f.Action)
+	page, fp, err := pageFrom(q, "resource="+f.Resource, "actor="+f.Actor, "action="+f.Action, "target="+f.Target)
 	if err != nil {
 		return err
 	}
@@ -89,12 +89,12 @@ func (h *Handler) incarnation(r *http.Request, ref string) (string, error) {
 	var latest string
 	page := store.Page{Limit: maxLimit}
 	for {
-		evs, err := h.store.ListEvents(r.Context(), store.EventFilter{Resource: ref, Action: "resource.create"}, page)
+		evs, err := h.store.ListEvents(r.Context(), store.EventFilter{Resource: ref, Action: "resource.create", Target: ref}, page)
 		if err != nil {
 			return "", err
 		}
 		for _, e := range evs {
-			if e.Target == ref && e.ID > latest { // IDs sort in write order
+			if e.ID > latest { // IDs sort in write order
 				latest = e.ID
 			}
 		}

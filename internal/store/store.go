@@ -329,6 +329,7 @@ type EventFilter struct {
 	Resource string
 	Actor    string
 	Action   string
+	Target   string
 	// FromID, when set, keeps only events written at or after the event with this ID.
 	FromID string
 }

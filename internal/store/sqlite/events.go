@@ -141,7 +141,7 @@ func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Pa
 		cond += " AND (instr(ancestry, '|' || ? || '|') > 0 OR (ancestry IS NULL AND resource = ?))"
 		args = append(args, f.Resource, f.Resource)
 	}
-	for _, c := range []struct{ col, val string }{{"actor", f.Actor}, {"action", f.Action}} {
+	for _, c := range []struct{ col, val string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
 		if c.val != "" {
 			cond += " AND " + c.col + " = ?"
 			args = append(args, c.val)

@@ -295,6 +295,8 @@ func testListEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{store.EventFilter{Actor: "user:u1", Action: "credential.refused"}, []string{"t0", "t6"}},
 		{store.EventFilter{Resource: "org/a", Actor: "key:k1", Action: "credential.refused"}, []string{"t4"}},
 		{store.EventFilter{Resource: "org"}, nil},
+		{store.EventFilter{Target: "t5"}, []string{"t5"}},
+		{store.EventFilter{Target: "t5", Action: "credential.refused"}, nil},
 	}
 	for _, tt := range tests {
 		if got := targets(allEvents(t, s, tt.f)); !slices.Equal(got, tt.want) {
