@@ -84,9 +84,17 @@ func decodeJSON(data []byte, dst any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
+	return decodeOne(data, dst, true)
+}
+
+// decodeOne decodes exactly one JSON value from data into dst: strict refuses unknown fields
+// (the native API); lenient ignores them (RFC 7009 revocation, whose senders add their own).
+func decodeOne(data []byte, dst any, strict bool) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
+	if strict {
+		dec.DisallowUnknownFields()
+		dec.UseNumber()
+	}
 	if err := dec.Decode(dst); err != nil {
 		return badRequest("%s", jsonProblem(err))
 	}

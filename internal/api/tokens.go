@@ -2,9 +2,7 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -210,14 +208,4 @@ func parseRevokeBody(data []byte) ([]string, error) {
 }
 
 // decodeLenient decodes exactly one JSON value, ignoring unknown fields.
-func decodeLenient(data []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(dst); err != nil {
-		return badRequest("%s", jsonProblem(err))
-	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return badRequest("The request body must hold exactly one JSON value.")
-	}
-	return nil
-}
+func decodeLenient(data []byte, dst any) error { return decodeOne(data, dst, false) }

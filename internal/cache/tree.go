@@ -76,15 +76,7 @@ func (c *Store) Ancestry(ctx context.Context, ref string) ([]string, error) {
 	}
 	t.mu.Lock()
 	if t.gen == gen {
-		if _, ok := t.ancestry[ref]; !ok {
-			for len(t.ancestry) >= c.opts.Size {
-				for victim := range t.ancestry {
-					delete(t.ancestry, victim)
-					break
-				}
-			}
-		}
-		t.ancestry[ref] = ancestryEntry{chain: chain, until: now.Add(c.opts.TTL)}
+		putBounded(t.ancestry, ref, ancestryEntry{chain: chain, until: now.Add(c.opts.TTL)}, c.opts.Size)
 	}
 	t.mu.Unlock()
 	return chain, nil
@@ -120,15 +112,7 @@ func (c *Store) fillResource(ref string, gen uint64, e resourceEntry) {
 	if t.gen != gen {
 		return
 	}
-	if _, ok := t.resources[ref]; !ok {
-		for len(t.resources) >= c.opts.Size {
-			for victim := range t.resources {
-				delete(t.resources, victim)
-				break
-			}
-		}
-	}
-	t.resources[ref] = e
+	putBounded(t.resources, ref, e, c.opts.Size)
 }
 
 // Grants returns a principal's grants as resource → role from memory when it can (authz.Tree).
@@ -153,15 +137,7 @@ func (c *Store) Grants(ctx context.Context, principal string) (map[string]string
 	t := &c.tree
 	t.mu.Lock()
 	if t.gen == gen {
-		if _, ok := t.grants[principal]; !ok {
-			for len(t.grants) >= c.opts.Size {
-				for victim := range t.grants {
-					delete(t.grants, victim)
-					break
-				}
-			}
-		}
-		t.grants[principal] = grantsEntry{byResource: m, until: now.Add(c.opts.TTL)}
+		putBounded(t.grants, principal, grantsEntry{byResource: m, until: now.Add(c.opts.TTL)}, c.opts.Size)
 	}
 	t.mu.Unlock()
 	return m, nil
@@ -208,4 +184,18 @@ func (c *Store) DeleteGrant(ctx context.Context, resource, principal string, ev 
 	err := c.Store.DeleteGrant(ctx, resource, principal, ev)
 	c.ClearTree()
 	return err
+}
+
+// putBounded stores v under k in m, first evicting an entry (map order is random: an O(1)
+// random eviction) when m already holds size entries.
+func putBounded[V any](m map[string]V, k string, v V, size int) {
+	if _, ok := m[k]; !ok {
+		for len(m) >= size {
+			for victim := range m {
+				delete(m, victim)
+				break
+			}
+		}
+	}
+	m[k] = v
 }
