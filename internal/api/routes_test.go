@@ -17,7 +17,7 @@ import (
 )
 
 // newTestHandler builds the native API over a fresh SQLite store.
-func newTestHandler(t *testing.T) *Handler {
+func newTestHandler(t testing.TB) *Handler {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), t.TempDir())
 	if err != nil {
