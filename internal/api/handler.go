@@ -97,6 +97,7 @@ type Handler struct {
 	pw            passwords // login: see login.go
 
 	metrics *metrics
+	ids     *requestIDs
 
 	routes []Route
 	mux    *http.ServeMux
@@ -153,6 +154,7 @@ func New(o Options) (*Handler, error) {
 	if o.Metrics != nil {
 		h.metrics = newMetrics(o.Metrics)
 	}
+	h.ids = newRequestIDs()
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/audit"
@@ -219,7 +221,7 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // credential, never the query string.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	st := &requestState{id: incomingRequestID(r.Header.Get("X-Request-Id"))}
+	st := &requestState{id: h.incomingRequestID(r.Header.Get("X-Request-Id"))}
 	w.Header().Set("X-Request-Id", st.id)
 	sw := &statusWriter{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
@@ -256,16 +258,20 @@ func checkPath(p string) error {
 	if p == "/" || p == "" {
 		return nil
 	}
-	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	for i, seg := range segs {
+	rest := strings.TrimPrefix(p, "/")
+	for {
+		seg, after, more := strings.Cut(rest, "/")
 		switch {
 		case seg == "." || seg == "..":
 			return badRequest("%q is not a valid id.", seg)
-		case seg == "" && i < len(segs)-1:
+		case seg == "" && more:
 			return notFound("The path was")
 		}
+		if !more {
+			return nil
+		}
+		rest = after
 	}
-	return nil
 }
 
 func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState, d time.Duration) {
@@ -296,8 +302,9 @@ func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState,
 }
 
 // incomingRequestID keeps a client's X-Request-Id when it is short and plain, else makes one.
-func incomingRequestID(v string) string {
-	if v != "" && len(v) <= 64 {
+func (h *Handler) incomingRequestID(v string) string {
+	// A value shaped like a token is never echoed or logged: a client pasted a secret.
+	if v != "" && len(v) <= 64 && !authn.LooksFormatted(v) {
 		ok := true
 		for i := 0; i < len(v); i++ {
 			c := v[i]
@@ -310,5 +317,22 @@ func incomingRequestID(v string) string {
 			return v
 		}
 	}
-	return credential.NewID()
+	return h.ids.next()
+}
+
+// requestIDs makes request ids: a random prefix chosen once per process and a counter, so
+// that ids are unique across restarts and nodes without reading crypto/rand per request.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs { return &requestIDs{prefix: credential.NewID()[:10]} }
+
+func (g *requestIDs) next() string {
+	var buf [32]byte
+	b := append(buf[:0], g.prefix...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, g.n.Add(1), 36)
+	return string(b)
 }
