@@ -74,12 +74,7 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	evs, next := nextCursor(evs, limit, fp, func(e store.Event) (time.Time, string) { return e.At, e.ID })
-	out := make([]eventJSON, len(evs))
-	for i, e := range evs {
-		out[i] = toEventJSON(e)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"events": out, "next_cursor": next}, "")
+	writePage(h, w, "events", evs, limit, fp, func(e store.Event) (time.Time, string) { return e.At, e.ID }, toEventJSON)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -94,4 +95,16 @@ func nextCursor[T any](items []T, limit int, fp string, pos func(T) (time.Time, 
 	created, id := pos(items[len(items)-1])
 	c := encodeCursor(created, id, fp)
 	return items, &c
+}
+
+// writePage answers one page of a list as {"<name>": [...], "next_cursor": …}. items holds up to
+// limit+1 records: one beyond the limit means another page exists.
+func writePage[T, J any](h *Handler, w http.ResponseWriter, name string, items []T, limit int, fp string,
+	pos func(T) (time.Time, string), conv func(T) J) {
+	items, next := nextCursor(items, limit, fp, pos)
+	out := make([]J, len(items))
+	for i, x := range items {
+		out[i] = conv(x)
+	}
+	h.writeJSON(w, http.StatusOK, map[string]any{name: out, "next_cursor": next}, "")
 }

@@ -141,11 +141,6 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gs, next := nextCursor(gs, limit, fp, func(g store.Grant) (time.Time, string) { return g.CreatedAt, g.Principal })
-	out := make([]grantJSON, len(gs))
-	for i, g := range gs {
-		out[i] = toGrantJSON(g)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"grants": out, "next_cursor": next}, "")
+	writePage(h, w, "grants", gs, limit, fp, func(g store.Grant) (time.Time, string) { return g.CreatedAt, g.Principal }, toGrantJSON)
 	return nil
 }

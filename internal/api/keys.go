@@ -434,12 +434,7 @@ func (h *Handler) writeKeys(w http.ResponseWriter, r *http.Request, f store.KeyF
 	if err != nil {
 		return err
 	}
-	keys, next := nextCursor(keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID })
-	out := make([]keyJSON, len(keys))
-	for i, k := range keys {
-		out[i] = toKeyJSON(k)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"keys": out, "next_cursor": next}, "")
+	writePage(h, w, "keys", keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID }, toKeyJSON)
 	return nil
 }
 

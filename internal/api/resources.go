@@ -173,12 +173,7 @@ func (h *Handler) listResources(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, next := nextCursor(list, limit, fp, func(x store.Resource) (time.Time, string) { return x.CreatedAt, x.Ref() })
-	out := make([]resourceJSON, len(list))
-	for i, x := range list {
-		out[i] = toResourceJSON(x)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"resources": out, "next_cursor": next}, "")
+	writePage(h, w, "resources", list, limit, fp, func(x store.Resource) (time.Time, string) { return x.CreatedAt, x.Ref() }, toResourceJSON)
 	return nil
 }
 

@@ -135,12 +135,7 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, next := nextCursor(users, limit, fp, func(u store.User) (time.Time, string) { return u.CreatedAt, u.ID })
-	out := make([]userJSON, len(users))
-	for i, u := range users {
-		out[i] = toUserJSON(u)
-	}
-	h.writeJSON(w, http.StatusOK, map[string]any{"users": out, "next_cursor": next}, "")
+	writePage(h, w, "users", users, limit, fp, func(u store.User) (time.Time, string) { return u.CreatedAt, u.ID }, toUserJSON)
 	return nil
 }
 
