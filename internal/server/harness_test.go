@@ -194,6 +194,8 @@ type req struct {
 	token   string // sent as Bearer
 	body    string
 	headers map[string]string
+	// rawHeaders sends the header names exactly as written, not canonicalised.
+	rawHeaders bool
 }
 
 func (in *instance) do(r req) answer {
@@ -210,7 +212,11 @@ func (in *instance) do(r req) answer {
 		hr.Header.Set("Authorization", "Bearer "+r.token)
 	}
 	for k, v := range r.headers {
-		hr.Header.Set(k, v)
+		if r.rawHeaders {
+			hr.Header[k] = []string{v}
+		} else {
+			hr.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(hr)
 	if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/base64"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,23 +13,7 @@ import (
 // that writes "x-bbk-auth-token" in lower case does.
 func (in *instance) rawDo(method, path string, headers map[string]string) answer {
 	in.t.Helper()
-	hr, err := http.NewRequest(method, in.base+path, nil)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	for k, v := range headers {
-		hr.Header[k] = []string{v}
-	}
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+	return in.do(req{method: method, path: path, headers: headers, rawHeaders: true})
 }
 
 // TestCredentialSources: every source form of CONTRACT §4, configured through the config, finds
