@@ -17,13 +17,17 @@ import (
 type counting struct {
 	store.Store
 	calls atomic.Int64
-	hold  chan struct{} // when non-nil, Resolve waits for it after reading
+	// When hold is non-nil, Resolve signals read once it has read the store, then waits for
+	// hold to close.
+	hold chan struct{}
+	read chan struct{}
 }
 
 func (c *counting) Resolve(ctx context.Context, h store.Hash) (store.Resolved, error) {
 	c.calls.Add(1)
 	res, err := c.Store.Resolve(ctx, h)
 	if c.hold != nil {
+		close(c.read)
 		<-c.hold
 	}
 	return res, err
@@ -195,16 +199,13 @@ func TestSizeIsBounded(t *testing.T) {
 func TestInvalidationDuringLookupIsNotUndone(t *testing.T) {
 	c, cnt, _ := setup(t, Options{TTL: time.Hour})
 	h := newKey(t, c, "k1", "u1")
-	cnt.hold = make(chan struct{})
+	cnt.hold, cnt.read = make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_, _ = c.Resolve(context.Background(), h) // reads the live key, then waits
 	}()
-	// Wait until the lookup has read the store.
-	for cnt.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-cnt.read // the lookup has read the store
 	c.Invalidate(store.Revoked{KeyIDs: []string{"k1"}})
 	close(cnt.hold)
 	<-done
