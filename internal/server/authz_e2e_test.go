@@ -249,8 +249,7 @@ func TestAdminsAndAudit(t *testing.T) {
 func TestLimitedKeysStayLimited(t *testing.T) {
 	tn := setupTenants(t)
 	in := tn.in
-	full := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "full", "id": "ann-full"}`})
-	_ = full
+	in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "full", "id": "ann-full"}`})
 	ro := in.must(201, req{method: "POST", path: "/v1/keys", token: tn.ann, body: `{"name": "ro", "id": "ann-ro", "role": "observer", "allowed_cidrs": ["127.0.0.0/8"], "expires_in": 3600}`}).json(t)["token"].(string)
 
 	in.must(404, req{method: "POST", path: "/v1/keys/ann-full/reissue", token: ro})
