@@ -17,12 +17,21 @@ import (
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// wrote, when set, gets a signal after each write (never blocking the writer).
+	wrote chan struct{}
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.wrote != nil {
+		select {
+		case l.wrote <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
 
 func (l *lockedBuffer) String() string {
@@ -55,7 +64,7 @@ func TestVersionNeedsNoServer(t *testing.T) {
 // address once it listens.
 func serve(t *testing.T, vars map[string]string, args ...string) (addr string, stderr *lockedBuffer) {
 	t.Helper()
-	stderr = &lockedBuffer{}
+	stderr = &lockedBuffer{wrote: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -71,19 +80,20 @@ func serve(t *testing.T, vars map[string]string, args ...string) (addr string, s
 		}
 	})
 	re := regexp.MustCompile(`lanyard is serving.*addr=(127\.0\.0\.1:\d+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	for {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
 			return m[1], stderr
 		}
 		select {
+		case <-stderr.wrote: // look again at what serve wrote
 		case code := <-done:
 			t.Fatalf("serve exited %d before listening: %s", code, stderr.String())
-		case <-time.After(10 * time.Millisecond):
+		case <-timeout.C:
+			t.Fatalf("serve did not start: %s", stderr.String())
 		}
 	}
-	t.Fatalf("serve did not start: %s", stderr.String())
-	return "", nil
 }
 
 func cheapConfig(t *testing.T) string {
