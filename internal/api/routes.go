@@ -15,6 +15,7 @@ func (h *Handler) table() []Route {
 		{Method: http.MethodGet, Path: "/readyz", Root: true, Policy: authz.Public, Handle: h.readyz},
 		{Method: http.MethodGet, Path: "/metrics", Root: true, Policy: authz.Admin, Handle: h.serveMetrics},
 
+		{Method: http.MethodGet, Path: "/openapi.json", Policy: authz.Public, Handle: h.serveOpenAPI},
 		{Method: http.MethodGet, Path: "/me", Policy: authz.Authenticated, Handle: h.me},
 
 		{Method: http.MethodPost, Path: "/users", Policy: authz.Admin, Message: "User created", Handle: h.createUser},

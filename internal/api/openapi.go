@@ -1,0 +1,239 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/lanyardhq/lanyard/internal/authz"
+)
+
+// operation documents one route for the OpenAPI description.
+type operation struct {
+	summary string
+	// query lists the query parameters the route reads.
+	query []string
+	// request names the request body's schema ("" for none).
+	request string
+	// status is the success status and response the schema of its body ("" for none).
+	status   int
+	response string
+}
+
+// operations documents every route of the table, keyed by "METHOD path" as the table writes
+// them. openapi_test.go keeps the two in step: a route without an entry, or an entry without a
+// route, fails the tests.
+var operations = map[string]operation{
+	"GET /healthz":      {summary: "The process runs.", status: 200, response: "Status"},
+	"GET /readyz":       {summary: "The store (and Redis, when configured) answer.", status: 200, response: "Status"},
+	"GET /metrics":      {summary: "Prometheus metrics (admins).", status: 200},
+	"GET /openapi.json": {summary: "This description of the native API.", status: 200},
+	"GET /me":           {summary: "Who the caller is: principal, credential, admin power.", status: 200, response: "Me"},
+
+	"POST /users":              {summary: "Create a user (admins).", request: "UserCreate", status: 201, response: "User"},
+	"GET /users":               {summary: "List users (admins).", query: []string{"limit", "cursor"}, status: 200, response: "UserList"},
+	"GET /users/{id}":          {summary: "Get a user (oneself with `me`, or any as an admin).", status: 200, response: "User"},
+	"PATCH /users/{id}":        {summary: "Change a user's name or password.", request: "UserPatch", status: 200, response: "User"},
+	"DELETE /users/{id}":       {summary: "Delete a user and every credential and grant it owns (admins).", status: 204},
+	"POST /users/{id}/admin":   {summary: "Make a user an admin; returns a new admin token.", status: 200, response: "Token"},
+	"DELETE /users/{id}/admin": {summary: "Demote an admin and rescind all their admin tokens.", status: 204},
+
+	"POST /auth/login":             {summary: "Exchange email and password for a personal access token.", request: "Login", status: 200, response: "AccessToken"},
+	"DELETE /tokens/personal":      {summary: "Revoke the personal access token used for the call.", status: 204},
+	"DELETE /tokens/personal/all":  {summary: "Revoke every personal access token of the caller.", status: 204},
+	"POST /tokens/revoke":          {summary: "Revoke a leaked token; no credential needed (RFC 7009 style).", request: "Revoke", status: 200},
+	"GET /tokens/business":         {summary: "List the business keys of the resources the caller manages.", query: []string{"resource", "limit", "cursor"}, status: 200, response: "KeyList"},
+	"DELETE /tokens/business":      {summary: "Revoke those business keys.", query: []string{"resource"}, status: 204},
+	"DELETE /tokens/business/{id}": {summary: "Revoke one business key.", status: 204},
+
+	"POST /keys":              {summary: "Create a key; its token or secret is in this answer only.", request: "KeyCreate", status: 201, response: "IssuedKey"},
+	"GET /keys":               {summary: "List keys (metadata and prefixes, never secrets).", query: []string{"owner", "resource", "limit", "cursor"}, status: 200, response: "KeyList"},
+	"DELETE /keys":            {summary: "Revoke every key of an owner or a resource.", query: []string{"owner", "resource", "wait"}, status: 204},
+	"GET /keys/{id}":          {summary: "Get a key.", status: 200, response: "Key"},
+	"PATCH /keys/{id}":        {summary: "Change a key's name, metadata, expiry, plan, credits or networks.", request: "KeyPatch", status: 200, response: "Key"},
+	"DELETE /keys/{id}":       {summary: "Revoke a key at once.", query: []string{"wait"}, status: 204},
+	"POST /keys/{id}/reissue": {summary: "Give a key a new token or secret, the old one ending now or after a grace.", request: "Reissue", status: 200, response: "IssuedKey"},
+
+	"POST /resources":                                  {summary: "Create a resource under a parent the caller manages (roots: admins).", request: "ResourceCreate", status: 201, response: "Resource"},
+	"GET /resources":                                   {summary: "List the resources the caller may read.", query: []string{"type", "parent", "limit", "cursor"}, status: 200, response: "ResourceList"},
+	"GET /resources/{type}/{id}":                       {summary: "Get a resource.", status: 200, response: "Resource"},
+	"PATCH /resources/{type}/{id}":                     {summary: "Rename, re-plan or move a resource.", request: "ResourcePatch", status: 200, response: "Resource"},
+	"DELETE /resources/{type}/{id}":                    {summary: "Delete a resource with its descendants, grants and keys.", status: 204},
+	"GET /resources/{type}/{id}/grants":                {summary: "List the grants on a resource (managers).", query: []string{"limit", "cursor"}, status: 200, response: "GrantList"},
+	"PUT /resources/{type}/{id}/grants/{principal}":    {summary: "Give a principal (user:<id> or email:<address>) a role on a resource.", request: "GrantPut", status: 200, response: "Grant"},
+	"DELETE /resources/{type}/{id}/grants/{principal}": {summary: "Remove a grant.", status: 204},
+	"POST /check":                                      {summary: "May this principal do this on that resource, and why.", request: "Check", status: 200, response: "CheckAnswer"},
+	"GET /audit":                                       {summary: "The audit trail: a resource's for its managers, all for admins.", query: []string{"resource", "actor", "action", "target", "limit", "cursor"}, status: 200, response: "EventList"},
+}
+
+// objectSchemas are the bodies' shapes, loose where the handlers validate further.
+func objectSchemas() map[string]any {
+	str := map[string]any{"type": "string"}
+	nstr := map[string]any{"type": []string{"string", "null"}}
+	ntime := map[string]any{"type": []string{"string", "null"}, "format": "date-time"}
+	tm := map[string]any{"type": "string", "format": "date-time"}
+	integer := map[string]any{"type": "integer"}
+	boolean := map[string]any{"type": "boolean"}
+	obj := func(required []string, props map[string]any) map[string]any {
+		o := map[string]any{"type": "object", "properties": props}
+		if len(required) > 0 {
+			o["required"] = required
+		}
+		return o
+	}
+	ref := func(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+	list := func(field, item string) map[string]any {
+		return obj([]string{field, "next_cursor"}, map[string]any{
+			field:         map[string]any{"type": "array", "items": ref(item)},
+			"next_cursor": nstr,
+		})
+	}
+	key := map[string]any{
+		"id": str, "name": str, "prefix": str, "owner": nstr, "resource": nstr, "role": nstr,
+		"format": map[string]any{"enum": []string{"token", "key_secret"}}, "plan": nstr,
+		"metadata": map[string]any{"type": []string{"object", "null"}}, "allowed_cidrs": map[string]any{"type": []string{"array", "null"}, "items": str},
+		"credits": map[string]any{"type": []string{"object", "null"}}, "expires_at": ntime, "last_used_at": ntime, "created_at": tm,
+	}
+	issued := map[string]any{"token": nstr, "key": nstr, "secret": nstr}
+	for k, v := range key {
+		issued[k] = v
+	}
+	return map[string]any{
+		"Error":  obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{"code": str, "message": str})}),
+		"Status": obj(nil, map[string]any{"status": str}),
+		"Me": obj([]string{"principal", "credential", "admin"}, map[string]any{
+			"principal": nstr, "credential": obj([]string{"type", "id"}, map[string]any{"type": str, "id": str}), "admin": boolean,
+		}),
+		"User":       obj([]string{"id", "email", "name", "admin", "created_at"}, map[string]any{"id": str, "email": str, "name": nstr, "admin": boolean, "created_at": tm, "updated_at": tm}),
+		"UserList":   list("users", "User"),
+		"UserCreate": obj([]string{"email"}, map[string]any{"id": str, "email": str, "name": nstr, "password": str}),
+		"UserPatch":  obj(nil, map[string]any{"name": nstr, "password": str, "current_password": str}),
+		"Token":      obj([]string{"token"}, map[string]any{"token": str}),
+		"Login":      obj([]string{"email", "password"}, map[string]any{"email": str, "password": str}),
+		"AccessToken": obj([]string{"access_token", "token_type", "expires_in"}, map[string]any{
+			"access_token": str, "token_type": map[string]any{"const": "Bearer"}, "expires_in": integer,
+		}),
+		"Revoke":    obj([]string{"token"}, map[string]any{"token": str, "token_type_hint": str}),
+		"Key":       obj([]string{"id", "name", "prefix", "format", "created_at"}, key),
+		"IssuedKey": obj([]string{"id", "name", "prefix", "format", "created_at"}, issued),
+		"KeyList":   list("keys", "Key"),
+		"KeyCreate": obj([]string{"name"}, map[string]any{
+			"name": str, "id": str, "owner": str, "resource": str, "role": str,
+			"format": map[string]any{"enum": []string{"token", "key_secret"}}, "expires_in": integer, "plan": str,
+			"metadata": map[string]any{"type": "object"}, "allowed_cidrs": map[string]any{"type": "array", "items": str},
+			"credits": map[string]any{"type": "object"},
+		}),
+		"KeyPatch": obj(nil, map[string]any{
+			"name": str, "metadata": map[string]any{"type": []string{"object", "null"}}, "expires_at": ntime, "plan": nstr,
+			"credits": map[string]any{"type": []string{"object", "null"}}, "allowed_cidrs": map[string]any{"type": []string{"array", "null"}, "items": str},
+		}),
+		"Reissue":        obj(nil, map[string]any{"grace_seconds": integer}),
+		"Resource":       obj([]string{"type", "id", "created_at"}, map[string]any{"type": str, "id": str, "name": nstr, "parent": nstr, "plan": nstr, "created_at": tm}),
+		"ResourceList":   list("resources", "Resource"),
+		"ResourceCreate": obj([]string{"type"}, map[string]any{"type": str, "id": str, "name": nstr, "parent": str, "plan": str}),
+		"ResourcePatch":  obj(nil, map[string]any{"name": nstr, "plan": nstr, "parent": nstr}),
+		"Grant":          obj([]string{"resource", "principal", "role"}, map[string]any{"resource": str, "principal": str, "role": str, "created_at": tm}),
+		"GrantList":      list("grants", "Grant"),
+		"GrantPut":       obj([]string{"role"}, map[string]any{"role": str}),
+		"Check": obj([]string{"permission", "resource"}, map[string]any{
+			"principal": str, "permission": map[string]any{"enum": []string{"read", "write", "manage"}}, "resource": str, "explain": boolean,
+		}),
+		"CheckAnswer": obj([]string{"allowed"}, map[string]any{"allowed": boolean, "because": map[string]any{"type": "object"}}),
+		"Event": obj([]string{"id", "at", "actor", "credential", "action", "target", "result", "ip"}, map[string]any{
+			"id": str, "at": tm, "actor": nstr, "credential": nstr, "action": str, "target": nstr,
+			"resource": nstr, "result": str, "ip": nstr, "count": integer, "detail": nstr,
+		}),
+		"EventList": list("events", "Event"),
+	}
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// openAPI builds the OpenAPI 3.1 description of the native API from the route table, so it
+// cannot drift from what the server registers.
+func (h *Handler) openAPI() map[string]any {
+	paths := map[string]any{}
+	for _, rt := range h.routes {
+		op, ok := operations[rt.Method+" "+rt.Path]
+		if !ok {
+			continue // openapi_test.go fails for such a route
+		}
+		full := rt.FullPath(h.prefix)
+		item, _ := paths[full].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[full] = item
+		}
+		o := map[string]any{
+			"operationId":      operationID(rt.Method, rt.Path),
+			"summary":          op.summary,
+			"x-lanyard-policy": rt.Policy.String(),
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range op.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		}
+		if len(params) > 0 {
+			o["parameters"] = params
+		}
+		if op.request != "" {
+			o["requestBody"] = map[string]any{"content": map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"$ref": "#/components/schemas/" + op.request},
+			}}}
+		}
+		success := map[string]any{"description": http.StatusText(op.status)}
+		if op.response != "" {
+			success["content"] = map[string]any{"application/json": map[string]any{
+				"schema": map[string]any{"$ref": "#/components/schemas/" + op.response},
+			}}
+		}
+		errBody := map[string]any{"description": "The contract's error body.", "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/Error"},
+		}}}
+		o["responses"] = map[string]any{strconv.Itoa(op.status): success, "default": errBody}
+		if !rt.Policy.NeedsCredential() {
+			o["security"] = []any{}
+		} else if rt.Policy == authz.Admin {
+			o["description"] = "Needs an admin token or the bootstrap token."
+		}
+		item[strings.ToLower(rt.Method)] = o
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info":    map[string]any{"title": "lanyard native API", "version": "v1"},
+		"paths":   paths,
+		"components": map[string]any{
+			"schemas": objectSchemas(),
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer"},
+				"basic":  map[string]any{"type": "http", "scheme": "basic"},
+			},
+		},
+		"security": []any{map[string]any{"bearer": []any{}}, map[string]any{"basic": []any{}}},
+	}
+}
+
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, seg := range strings.Split(path, "/") {
+		seg = strings.Trim(seg, "{}")
+		seg = strings.NewReplacer(".", "_", "-", "_").Replace(seg)
+		if seg == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+	}
+	return b.String()
+}
+
+// serveOpenAPI answers the description as a plain document, never in the envelope: tools read
+// it as OpenAPI.
+func (h *Handler) serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	h.writeRaw(w, http.StatusOK, h.openAPI())
+	return nil
+}
