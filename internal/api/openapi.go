@@ -194,7 +194,7 @@ func (h *Handler) openAPI() map[string]any {
 		errBody := map[string]any{"description": "The contract's error body.", "content": map[string]any{"application/json": map[string]any{
 			"schema": map[string]any{"$ref": "#/components/schemas/Error"},
 		}}}
-		o["responses"] = map[string]any{strconv.Itoa(op.status): success, "default": errBody}
+		o["responses"] = map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
 		if !rt.Policy.NeedsCredential() {
 			o["security"] = []any{}
 		} else if rt.Policy == authz.Admin {
@@ -205,6 +205,7 @@ func (h *Handler) openAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info":    map[string]any{"title": "lanyard native API", "version": "v1"},
+		"servers": []any{map[string]any{"url": "/"}},
 		"paths":   paths,
 		"components": map[string]any{
 			"schemas": objectSchemas(),
