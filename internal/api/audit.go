@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -51,8 +52,8 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		f.Resource = ref
-	} else if !caller.Admin() {
-		return forbidden("Only admins read the whole audit trail; name a resource you manage with ?resource=.")
+	} else if err := authz.ReadsWholeAudit(caller); err != nil {
+		return err
 	}
 	page, fp, err := pageFrom(q, "resource="+f.Resource, "actor="+f.Actor, "action="+f.Action, "target="+f.Target)
 	if err != nil {

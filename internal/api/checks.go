@@ -71,7 +71,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 			// like one without a grant: another tenant's keys stay invisible.
 			ans := checkAnswer{}
 			if req.Explain {
-				ans.Because = &authz.Because{Reason: notAllowedReason(req.Principal, perm, ref)}
+				ans.Because = &authz.Because{Reason: authz.NotAllowedReason(req.Principal, perm, ref)}
 			}
 			h.writeJSON(w, http.StatusOK, ans, "")
 			return nil
@@ -101,28 +101,11 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	if subject != caller && !caller.Admin() {
-		// About someone else, the answer is explained only in terms the caller may see: a
-		// refusal never says where the principal's grants or limits lie, and an allowing grant
-		// above what the caller may read is not named.
-		if !ok {
-			because = &authz.Because{Reason: notAllowedReason(req.Principal, perm, ref)}
-		} else if because.Grant != nil {
-			visible, err := h.authz.Can(ctx, caller, config.PermRead, because.Grant.Resource)
-			if err != nil {
-				return err
-			}
-			if !visible {
-				because = &authz.Because{Reason: "A grant on " + ref + " or above it gives " + req.Principal + " " + perm.String() + "."}
-			}
-		}
+	if because, err = h.authz.ExplainFor(ctx, caller, subject, req.Principal, perm, ref, ok, because); err != nil {
+		return err
 	}
 	h.writeJSON(w, http.StatusOK, checkAnswer{Allowed: ok, Because: because}, "")
 	return nil
-}
-
-func notAllowedReason(principal string, perm config.Perms, ref string) string {
-	return "Nothing gives " + principal + " " + perm.String() + " on " + ref + "."
 }
 
 func hiddenAnswer(explain bool) checkAnswer {

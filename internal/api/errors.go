@@ -75,7 +75,10 @@ func asError(err error) *Error {
 	}
 	var mal *authn.MalformedError
 	var ref *authn.RefusedError
+	var fb *authz.Forbidden
 	switch {
+	case errors.As(err, &fb):
+		return forbidden(fb.Reason)
 	case errors.As(err, &mal):
 		return badRequest("%s.", mal.Reason)
 	case errors.As(err, &ref):

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -79,9 +80,8 @@ type putGrantRequest struct {
 
 func (h *Handler) putGrant(w http.ResponseWriter, r *http.Request) error {
 	caller := authn.FromContext(r.Context())
-	if caller.Type == authn.TypeKey && caller.Key != nil && (len(caller.Key.AllowedCIDRs) > 0 || caller.Key.ExpiresAt != nil) {
-		// A grant would outlive an expiring key and reach beyond its networks.
-		return forbidden("A key limited to some networks or to some time gives no grants.")
+	if err := authz.GivesGrants(caller); err != nil {
+		return err
 	}
 	var req putGrantRequest
 	if err := h.decode(w, r, &req); err != nil {

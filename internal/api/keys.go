@@ -143,8 +143,10 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		at := k.CreatedAt.Add(time.Duration(n) * time.Second)
 		k.ExpiresAt = &at
 	}
-	if (req.Plan != nil || req.Credits != nil) && !id.Admin() {
-		return forbidden("Only an admin sets a key's plan or credits: they decide what it may spend.")
+	if req.Plan != nil || req.Credits != nil {
+		if err := authz.SetsSpending(id); err != nil {
+			return err
+		}
 	}
 	if req.Plan != nil {
 		if k.Plan, err = h.validPlan(*req.Plan); err != nil {
@@ -160,7 +162,12 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	if k.Credits, err = validCredits(req.Credits); err != nil {
 		return err
 	}
-	if err := withinParentLimits(id, &k); err != nil {
+	// A key created by a key stays within the creator's own limits.
+	var rolePerms config.Perms
+	if k.Role != "" {
+		rolePerms, _ = h.authz.RolePerms(k.Role)
+	}
+	if err := h.authz.NewKeyWithin(ctx, id, &k, rolePerms); err != nil {
 		return err
 	}
 	if owner := k.Owner; owner != "" && owner != id.UserID {
@@ -233,75 +240,7 @@ func (h *Handler) keyScope(ctx context.Context, id *authn.Identity, req createKe
 			return k, notFound("The resource was")
 		}
 	}
-	// A limited personal key creates keys only within its own limits.
-	if id.Type == authn.TypeKey && id.Key != nil && id.Key.Owner != "" {
-		if lim := id.Key.Resource; lim != "" {
-			inside := false
-			if k.Resource != "" {
-				if inside, err = h.authz.Within(ctx, k.Resource, lim); err != nil {
-					return k, err
-				}
-			}
-			if !inside {
-				return k, forbidden("This key is confined to " + lim + "; a key it creates must be too.")
-			}
-		}
-		if lim := id.Key.Role; lim != "" {
-			limPerms, _ := h.authz.RolePerms(lim)
-			if k.Role == "" || !limPerms.Has(rolePerms) {
-				return k, forbidden("This key is capped to the role " + lim + "; a key it creates must be too.")
-			}
-		}
-	}
 	return k, nil
-}
-
-// withinParentLimits keeps a key created by a key within the creating key's own network and
-// lifetime limits: its client networks must lie inside the creator's, and it expires no later
-// (a child with no expiry takes the creator's).
-func withinParentLimits(id *authn.Identity, k *store.Key) error {
-	if id.Type != authn.TypeKey || id.Key == nil {
-		return nil
-	}
-	parent := id.Key
-	if len(parent.AllowedCIDRs) > 0 {
-		if len(k.AllowedCIDRs) == 0 {
-			k.AllowedCIDRs = append([]string(nil), parent.AllowedCIDRs...)
-		} else if !cidrsWithin(k.AllowedCIDRs, parent.AllowedCIDRs) {
-			return forbidden("A key created by this key must work only from networks inside this key's allowed_cidrs.")
-		}
-	}
-	if parent.ExpiresAt != nil {
-		if k.ExpiresAt == nil {
-			at := *parent.ExpiresAt
-			k.ExpiresAt = &at
-		} else if k.ExpiresAt.After(*parent.ExpiresAt) {
-			return forbidden("A key created by this key must expire no later than this key.")
-		}
-	}
-	return nil
-}
-
-// cidrsWithin reports whether every prefix of inner lies inside some prefix of outer.
-func cidrsWithin(inner, outer []string) bool {
-	for _, c := range inner {
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return false
-		}
-		inside := false
-		for _, o := range outer {
-			op, err := netip.ParsePrefix(o)
-			if err == nil && op.Bits() <= p.Bits() && op.Contains(p.Addr()) {
-				inside = true
-				break
-			}
-		}
-		if !inside {
-			return false
-		}
-	}
-	return true
 }
 
 // newSecret makes a key's secret: a token for the token format, the secret half of a pair for
@@ -461,11 +400,15 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("A key's owner, resource, role and format never change; create a new key instead.")
 	}
 	caller := authn.FromContext(r.Context())
-	if (req.Plan.Set || req.Credits.Set) && !caller.Admin() {
-		return forbidden("Only an admin changes a key's plan or credits: they decide what it may spend.")
+	if req.Plan.Set || req.Credits.Set {
+		if err := authz.SetsSpending(caller); err != nil {
+			return err
+		}
 	}
-	if caller.Type == authn.TypeKey && authz.Limited(caller.Key) && (req.AllowedCIDRs.Set || req.ExpiresAt.Set) {
-		return forbidden("A limited key cannot change any key's networks or expiry; use a personal access token.")
+	if req.AllowedCIDRs.Set || req.ExpiresAt.Set {
+		if err := authz.ChangesKeyLimits(caller); err != nil {
+			return err
+		}
 	}
 	if req.ExpiresAt.Set && !req.ExpiresAt.Null {
 		at := req.ExpiresAt.V.UTC()
@@ -641,9 +584,8 @@ func (h *Handler) reissueKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	keyID := r.PathValue("id")
-	if caller := authn.FromContext(ctx); caller.Type == authn.TypeKey && authz.Limited(caller.Key) && caller.ID != keyID {
-		// A new secret for another key would carry none of this key's limits.
-		return forbidden("A limited key reissues no key but itself.")
+	if err := authz.Reissues(authn.FromContext(ctx), keyID); err != nil {
+		return err
 	}
 	k, err := h.store.GetKey(ctx, keyID)
 	if err != nil {

@@ -97,8 +97,8 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Plan != nil {
-		if !caller.Admin() {
-			return forbidden("Only an admin sets a resource's plan: it decides what the resource may spend.")
+		if err := authz.SetsSpending(caller); err != nil {
+			return err
 		}
 		if res.Plan, err = h.validPlan(*req.Plan); err != nil {
 			return err
@@ -109,8 +109,8 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		if !h.schema.IsRoot(req.Type) {
 			return badRequest("A %s needs a parent.", req.Type)
 		}
-		if !caller.Admin() {
-			return forbidden("Only an admin creates root resources.")
+		if err := authz.CreatesRoot(caller); err != nil {
+			return err
 		}
 	} else {
 		if res.Parent, err = h.parseRef("parent", req.Parent); err != nil {
@@ -213,8 +213,10 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if req.Plan.Set && !caller.Admin() {
-		return forbidden("Only an admin changes a resource's plan: it decides what the resource may spend.")
+	if req.Plan.Set {
+		if err := authz.SetsSpending(caller); err != nil {
+			return err
+		}
 	}
 	if req.Plan.Set && !req.Plan.Null {
 		if plan, err = h.validPlan(req.Plan.V); err != nil {
@@ -276,8 +278,8 @@ func (h *Handler) checkMove(ctx context.Context, caller *authn.Identity, ref, ty
 		return false, nil
 	}
 	if cur.Parent == "" {
-		if !caller.Admin() {
-			return false, forbidden("Only an admin moves a root resource.")
+		if err := authz.CreatesRoot(caller); err != nil {
+			return false, err
 		}
 	} else if err := h.authz.Require(ctx, caller, config.PermManage, cur.Parent); err != nil {
 		if errors.Is(err, authz.ErrHidden) {
@@ -289,10 +291,7 @@ func (h *Handler) checkMove(ctx context.Context, caller *authn.Identity, ref, ty
 		if !h.schema.IsRoot(typ) {
 			return false, badRequest("A %s needs a parent.", typ)
 		}
-		if !caller.Admin() {
-			return false, forbidden("Only an admin makes a resource a root.")
-		}
-		return true, nil
+		return true, authz.CreatesRoot(caller)
 	}
 	if _, err := h.parseRef("parent", newParent); err != nil {
 		return false, err

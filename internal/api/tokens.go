@@ -47,8 +47,8 @@ func (h *Handler) revokeAllPersonal(w http.ResponseWriter, r *http.Request) erro
 	if id.UserID == "" {
 		return badRequest("This credential acts for no user, so it has no personal access tokens.")
 	}
-	if id.Type == authn.TypeKey && authz.Limited(id.Key) {
-		return forbidden("A limited key does not end its owner's sessions; use a personal access token.")
+	if err := authz.EndsAllSessions(id); err != nil {
+		return err
 	}
 	f := store.TokenFilter{UserID: id.UserID, Kind: store.KindPersonal}
 	if _, err := h.store.DeleteTokens(r.Context(), f, h.event(r, actionRevokePersonal, "user:"+id.UserID, "")); err != nil {

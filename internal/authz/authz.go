@@ -11,7 +11,6 @@ package authz
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -287,4 +286,4 @@ func (a *Authorizer) Network(id *authn.Identity, addr netip.Addr) error {
 }
 
 // ErrNetwork: the key may not be used from the client's address (403).
-var ErrNetwork = fmt.Errorf("%w: the key may not be used from this address", ErrForbidden)
+var ErrNetwork error = &Forbidden{Reason: "The key may not be used from this address."}

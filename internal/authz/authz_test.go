@@ -1,11 +1,13 @@
 package authz
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -357,5 +359,48 @@ func BenchmarkCheckBaselineDirect(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = w.a.Can(ctx, id, config.PermWrite, "organization/o")
+	}
+}
+
+// TestDeciders pins the named decisions handlers ask of authz, and that each refusal is a 403
+// carrying its reason.
+func TestDeciders(t *testing.T) {
+	past := time.Now()
+	admin := &authn.Identity{Type: authn.TypeAdmin, ID: "a", UserID: "u"}
+	user := &authn.Identity{Type: authn.TypePersonal, ID: "t", UserID: "u"}
+	fullKey := &authn.Identity{Type: authn.TypeKey, ID: "k", UserID: "u", Key: &store.Key{ID: "k", Owner: "u"}}
+	netKey := &authn.Identity{Type: authn.TypeKey, ID: "n", UserID: "u", Key: &store.Key{ID: "n", Owner: "u", AllowedCIDRs: []string{"10.0.0.0/8"}}}
+	expKey := &authn.Identity{Type: authn.TypeKey, ID: "e", UserID: "u", Key: &store.Key{ID: "e", Owner: "u", ExpiresAt: &past}}
+	tests := []struct {
+		name  string
+		err   error
+		allow bool
+	}{
+		{"admin sets spending", SetsSpending(admin), true},
+		{"user sets spending", SetsSpending(user), false},
+		{"admin creates a root", CreatesRoot(admin), true},
+		{"user creates a root", CreatesRoot(user), false},
+		{"admin reads the whole audit", ReadsWholeAudit(admin), true},
+		{"user reads the whole audit", ReadsWholeAudit(user), false},
+		{"user gives grants", GivesGrants(user), true},
+		{"full key gives grants", GivesGrants(fullKey), true},
+		{"network key gives grants", GivesGrants(netKey), false},
+		{"expiring key gives grants", GivesGrants(expKey), false},
+		{"full key changes limits", ChangesKeyLimits(fullKey), true},
+		{"network key changes limits", ChangesKeyLimits(netKey), false},
+		{"limited key reissues itself", Reissues(netKey, "n"), true},
+		{"limited key reissues another", Reissues(netKey, "k"), false},
+		{"full key reissues another", Reissues(fullKey, "n"), true},
+		{"user ends all sessions", EndsAllSessions(user), true},
+		{"limited key ends all sessions", EndsAllSessions(expKey), false},
+	}
+	for _, tt := range tests {
+		var fb *Forbidden
+		switch {
+		case tt.allow && tt.err != nil:
+			t.Errorf("%s: refused: %v", tt.name, tt.err)
+		case !tt.allow && (!errors.As(tt.err, &fb) || fb.Reason == "" || !errors.Is(tt.err, ErrForbidden)):
+			t.Errorf("%s: %v, want a *Forbidden with a reason", tt.name, tt.err)
+		}
 	}
 }
