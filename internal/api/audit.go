@@ -69,14 +69,8 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	limit := page.Limit
-	page.Limit++
-	evs, err := h.store.ListEvents(r.Context(), f, page)
-	if err != nil {
-		return err
-	}
-	writePage(h, w, "events", evs, limit, fp, func(e store.Event) (time.Time, string) { return e.At, e.ID }, toEventJSON)
-	return nil
+	return writePage(h, w, "events", page, fp, func(p store.Page) ([]store.Event, error) { return h.store.ListEvents(r.Context(), f, p) },
+		func(e store.Event) (time.Time, string) { return e.At, e.ID }, toEventJSON)
 }
 
 // incarnation returns the ID of the event that created the current resource ref, or "" when

@@ -97,14 +97,21 @@ func nextCursor[T any](items []T, limit int, fp string, pos func(T) (time.Time, 
 	return items, &c
 }
 
-// writePage answers one page of a list as {"<name>": [...], "next_cursor": …}. items holds up to
-// limit+1 records: one beyond the limit means another page exists.
-func writePage[T, J any](h *Handler, w http.ResponseWriter, name string, items []T, limit int, fp string,
-	pos func(T) (time.Time, string), conv func(T) J) {
+// writePage answers one page of a list as {"<name>": [...], "next_cursor": …}: it fetches one
+// record more than the page's limit to learn whether another page exists.
+func writePage[T, J any](h *Handler, w http.ResponseWriter, name string, page store.Page, fp string,
+	fetch func(store.Page) ([]T, error), pos func(T) (time.Time, string), conv func(T) J) error {
+	limit := page.Limit
+	page.Limit++
+	items, err := fetch(page)
+	if err != nil {
+		return err
+	}
 	items, next := nextCursor(items, limit, fp, pos)
 	out := make([]J, len(items))
 	for i, x := range items {
 		out[i] = conv(x)
 	}
 	h.writeJSON(w, http.StatusOK, map[string]any{name: out, "next_cursor": next}, "")
+	return nil
 }

@@ -135,12 +135,6 @@ func (h *Handler) listGrants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := page.Limit
-	page.Limit++
-	gs, err := h.store.ListGrants(r.Context(), ref, page)
-	if err != nil {
-		return err
-	}
-	writePage(h, w, "grants", gs, limit, fp, func(g store.Grant) (time.Time, string) { return g.CreatedAt, g.Principal }, toGrantJSON)
-	return nil
+	return writePage(h, w, "grants", page, fp, func(p store.Page) ([]store.Grant, error) { return h.store.ListGrants(r.Context(), ref, p) },
+		func(g store.Grant) (time.Time, string) { return g.CreatedAt, g.Principal }, toGrantJSON)
 }

@@ -367,14 +367,8 @@ func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 // writeKeys answers one page of the keys f selects: the list shape of /keys and
 // /tokens/business alike.
 func (h *Handler) writeKeys(w http.ResponseWriter, r *http.Request, f store.KeyFilter, page store.Page, fp string) error {
-	limit := page.Limit
-	page.Limit++
-	keys, err := h.store.ListKeys(r.Context(), f, page)
-	if err != nil {
-		return err
-	}
-	writePage(h, w, "keys", keys, limit, fp, func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID }, toKeyJSON)
-	return nil
+	return writePage(h, w, "keys", page, fp, func(p store.Page) ([]store.Key, error) { return h.store.ListKeys(r.Context(), f, p) },
+		func(k store.Key) (time.Time, string) { return k.CreatedAt, k.ID }, toKeyJSON)
 }
 
 type patchKeyRequest struct {

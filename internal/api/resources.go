@@ -167,14 +167,8 @@ func (h *Handler) listResources(w http.ResponseWriter, r *http.Request) error {
 	if !all {
 		f.Within = append([]string{}, roots...)
 	}
-	limit := page.Limit
-	page.Limit++
-	list, err := h.store.ListResources(r.Context(), f, page)
-	if err != nil {
-		return err
-	}
-	writePage(h, w, "resources", list, limit, fp, func(x store.Resource) (time.Time, string) { return x.CreatedAt, x.Ref() }, toResourceJSON)
-	return nil
+	return writePage(h, w, "resources", page, fp, func(p store.Page) ([]store.Resource, error) { return h.store.ListResources(r.Context(), f, p) },
+		func(x store.Resource) (time.Time, string) { return x.CreatedAt, x.Ref() }, toResourceJSON)
 }
 
 func (h *Handler) getResource(w http.ResponseWriter, r *http.Request) error {

@@ -129,14 +129,8 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit := page.Limit
-	page.Limit++
-	users, err := h.store.ListUsers(r.Context(), page)
-	if err != nil {
-		return err
-	}
-	writePage(h, w, "users", users, limit, fp, func(u store.User) (time.Time, string) { return u.CreatedAt, u.ID }, toUserJSON)
-	return nil
+	return writePage(h, w, "users", page, fp, func(p store.Page) ([]store.User, error) { return h.store.ListUsers(r.Context(), p) },
+		func(u store.User) (time.Time, string) { return u.CreatedAt, u.ID }, toUserJSON)
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request) error {
