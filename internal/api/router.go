@@ -282,7 +282,7 @@ func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState,
 	attrs := []slog.Attr{
 		slog.String("request_id", st.id),
 		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("path", logPath(r.URL.Path)),
 		slog.Int("status", status),
 		slog.Int64("bytes", sw.bytes),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
@@ -299,6 +299,25 @@ func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState,
 		attrs = append(attrs, slog.String("principal", p), slog.String("credential", id.CredentialName()))
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// logPath is the path as the access log writes it: a segment shaped like a lanyard token (a
+// client that pasted a secret into a URL) is replaced, so the log never holds one.
+func logPath(p string) string {
+	if !strings.Contains(p, "_") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	changed := false
+	for i, seg := range segs {
+		if authn.LooksFormatted(seg) {
+			segs[i], changed = "[token]", true
+		}
+	}
+	if !changed {
+		return p
+	}
+	return strings.Join(segs, "/")
 }
 
 // incomingRequestID keeps a client's X-Request-Id when it is short and plain, else makes one.

@@ -136,3 +136,17 @@ func TestFailsClosed(t *testing.T) {
 		t.Fatalf("/v1/me with the store down = %d %v", rec.Code, rec.Header())
 	}
 }
+
+func TestLogPathHidesTokens(t *testing.T) {
+	tok, _ := credential.Generate("lk")
+	for in, want := range map[string]string{
+		"/v1/keys/k1":                  "/v1/keys/k1",
+		"/v1/keys/" + tok:              "/v1/keys/[token]",
+		"/v1/keys/" + tok + "/reissue": "/v1/keys/[token]/reissue",
+		"/v1/users/a_b":                "/v1/users/a_b",
+	} {
+		if got := logPath(in); got != want {
+			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
