@@ -25,7 +25,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	tok, _ := credential.Generate("lk")
 	k := store.Key{ID: "k", Name: "k", Format: store.FormatToken, Owner: "u", CreatedAt: time.Now()}
-	if err := h.store.CreateKey(ctx, k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k"}, store.Event{}); err != nil {
+	if err := h.store.CreateKey(ctx, k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k"}, nil, store.Event{}); err != nil {
 		b.Fatal(err)
 	}
 	r := httptest.NewRequest("GET", "/v1/me", nil)

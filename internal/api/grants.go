@@ -100,7 +100,7 @@ func (h *Handler) putGrant(w http.ResponseWriter, r *http.Request) error {
 	if err := h.noStronger(ctx, caller, ref, perms); err != nil {
 		return err
 	}
-	g, err := h.store.PutGrant(ctx, store.Grant{Resource: ref, Principal: principal, Role: req.Role, CreatedAt: h.clock()},
+	g, err := h.store.PutGrant(ctx, store.Grant{Resource: ref, Principal: principal, Role: req.Role, CreatedAt: h.clock()}, nil,
 		h.event(r, "grant.put", principal, ref))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -119,7 +119,7 @@ func (h *Handler) deleteGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteGrant(ctx, ref, principal, h.event(r, "grant.delete", principal, ref)); err != nil {
+	if err := h.store.DeleteGrant(ctx, ref, principal, nil, h.event(r, "grant.delete", principal, ref)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("The grant was")
 		}

@@ -184,7 +184,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	k.Prefix = credential.DisplayPrefix(secret)
-	if err := h.store.CreateKey(ctx, k, sec, h.event(r, "key.create", "key:"+k.ID, k.Resource)); err != nil {
+	if err := h.store.CreateKey(ctx, k, sec, nil, h.event(r, "key.create", "key:"+k.ID, k.Resource)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return conflict("A key with this id already exists.")
 		}

@@ -242,7 +242,7 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 			x.Parent = parent
 		}
 		return nil
-	}, h.event(r, "resource.update", ref, ref))
+	}, nil, h.event(r, "resource.update", ref, ref))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("The resource or its new parent was")

@@ -49,7 +49,7 @@ func (f *fixture) key(tb testing.TB, id, format string, expires *time.Time) stri
 		tb.Fatal(err)
 	}
 	k := store.Key{ID: id, Name: id, Format: format, Owner: "u1", ExpiresAt: expires}
-	if err := f.st.CreateKey(tb.Context(), k, store.Secret{Hash: credential.Hash(tok), Kind: kind, ID: id}, store.Event{}); err != nil {
+	if err := f.st.CreateKey(tb.Context(), k, store.Secret{Hash: credential.Hash(tok), Kind: kind, ID: id}, nil, store.Event{}); err != nil {
 		tb.Fatal(err)
 	}
 	return tok

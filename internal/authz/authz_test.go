@@ -89,7 +89,7 @@ func (w *world) load(tb testing.TB, sc scenario) {
 	}
 	for _, g := range sc.Grants {
 		w.user(tb, strings.TrimPrefix(g.Principal, "user:"))
-		if _, err := w.st.PutGrant(tb.Context(), store.Grant{Resource: g.Resource, Principal: g.Principal, Role: g.Role}, store.Event{}); err != nil {
+		if _, err := w.st.PutGrant(tb.Context(), store.Grant{Resource: g.Resource, Principal: g.Principal, Role: g.Role}, nil, store.Event{}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -99,7 +99,7 @@ func (w *world) load(tb testing.TB, sc scenario) {
 		}
 		tok, _ := credential.Generate("lk")
 		key := store.Key{ID: k.ID, Name: k.ID, Format: store.FormatToken, Owner: k.Owner, Resource: k.Resource, Role: k.Role}
-		if err := w.st.CreateKey(tb.Context(), key, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: k.ID}, store.Event{}); err != nil {
+		if err := w.st.CreateKey(tb.Context(), key, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: k.ID}, nil, store.Event{}); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -179,7 +179,7 @@ func TestPermissionMatrix(t *testing.T) {
 			if where == "inherited" {
 				on = "organization/o"
 			}
-			if _, err := w.st.PutGrant(t.Context(), store.Grant{Resource: on, Principal: "user:" + uid, Role: role}, store.Event{}); err != nil {
+			if _, err := w.st.PutGrant(t.Context(), store.Grant{Resource: on, Principal: "user:" + uid, Role: role}, nil, store.Event{}); err != nil {
 				t.Fatal(err)
 			}
 			for _, perm := range []config.Perms{config.PermRead, config.PermWrite, config.PermManage} {
@@ -210,26 +210,26 @@ func TestChangesTakeEffectAtOnce(t *testing.T) {
 	w.resource(t, "project/p", "organization/a")
 	w.user(t, "u")
 	ctx := t.Context()
-	if _, err := w.st.PutGrant(ctx, store.Grant{Resource: "organization/a", Principal: "user:u", Role: "admin"}, store.Event{}); err != nil {
+	if _, err := w.st.PutGrant(ctx, store.Grant{Resource: "organization/a", Principal: "user:u", Role: "admin"}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	id := w.identity(t, "user:u")
 	if ok, _ := w.a.Can(ctx, id, config.PermManage, "project/p"); !ok {
 		t.Fatal("admin of a cannot manage its project")
 	}
-	if _, err := w.st.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "organization/b"; return nil }, store.Event{}); err != nil {
+	if _, err := w.st.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "organization/b"; return nil }, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := w.a.Can(ctx, id, config.PermRead, "project/p"); ok {
 		t.Fatal("a moved project is still reachable through its old parent")
 	}
-	if _, err := w.st.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "organization/a"; return nil }, store.Event{}); err != nil {
+	if _, err := w.st.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "organization/a"; return nil }, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := w.a.Can(ctx, id, config.PermRead, "project/p"); !ok {
 		t.Fatal("moving back did not restore access")
 	}
-	if err := w.st.DeleteGrant(ctx, "organization/a", "user:u", store.Event{}); err != nil {
+	if err := w.st.DeleteGrant(ctx, "organization/a", "user:u", nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _ := w.a.Can(ctx, id, config.PermRead, "project/p"); ok {
@@ -242,14 +242,14 @@ func TestCheckAllocatesNothing(t *testing.T) {
 	w.resource(t, "organization/o", "")
 	w.resource(t, "project/p", "organization/o")
 	w.user(t, "u")
-	if _, err := w.st.PutGrant(t.Context(), store.Grant{Resource: "organization/o", Principal: "user:u", Role: "member"}, store.Event{}); err != nil {
+	if _, err := w.st.PutGrant(t.Context(), store.Grant{Resource: "organization/o", Principal: "user:u", Role: "member"}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	// The identity comes from the resolver, as on a real request: its principal is computed
 	// once, when the credential was cached.
 	tok, _ := credential.Generate("lk")
 	k := store.Key{ID: "k", Name: "k", Format: store.FormatToken, Owner: "u"}
-	if err := w.st.CreateKey(t.Context(), k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k"}, store.Event{}); err != nil {
+	if err := w.st.CreateKey(t.Context(), k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k"}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	r := authn.NewResolver(w.st, authn.Prefixes{Key: "lk"}, nil)
@@ -299,7 +299,7 @@ func BenchmarkCheckDeepTree(b *testing.B) {
 	w := newWorld(b)
 	leaf := deepTree(b, w)
 	w.user(b, "u")
-	if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: "t0/r", Principal: "user:u", Role: "observer"}, store.Event{}); err != nil {
+	if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: "t0/r", Principal: "user:u", Role: "observer"}, nil, store.Event{}); err != nil {
 		b.Fatal(err)
 	}
 	id := w.identity(b, "user:u")
@@ -325,7 +325,7 @@ func BenchmarkCheckManyGrants(b *testing.B) {
 	for i := 0; i < 10_000; i++ {
 		ref := "project/p" + strconv.Itoa(i)
 		w.resource(b, ref, "organization/o")
-		if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: ref, Principal: "user:u", Role: "member"}, store.Event{}); err != nil {
+		if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: ref, Principal: "user:u", Role: "member"}, nil, store.Event{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -350,7 +350,7 @@ func BenchmarkCheckBaselineDirect(b *testing.B) {
 	w := newWorld(b)
 	w.resource(b, "organization/o", "")
 	w.user(b, "u")
-	if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: "organization/o", Principal: "user:u", Role: "member"}, store.Event{}); err != nil {
+	if _, err := w.st.PutGrant(b.Context(), store.Grant{Resource: "organization/o", Principal: "user:u", Role: "member"}, nil, store.Event{}); err != nil {
 		b.Fatal(err)
 	}
 	id := w.identity(b, "user:u")

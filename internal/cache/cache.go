@@ -216,8 +216,8 @@ func (c *Store) SetAdmin(ctx context.Context, userID string, t *store.Token, ev 
 	return u, r, err
 }
 
-func (c *Store) CreateKey(ctx context.Context, k store.Key, s store.Secret, ev store.Event) error {
-	err := c.Store.CreateKey(ctx, k, s, ev)
+func (c *Store) CreateKey(ctx context.Context, k store.Key, s store.Secret, guard store.Guard, ev store.Event) error {
+	err := c.Store.CreateKey(ctx, k, s, guard, ev)
 	if k.Owner == "" {
 		c.ClearTree() // a business key's grant was written with it
 	}
@@ -256,6 +256,12 @@ func (c *Store) CreateToken(ctx context.Context, t store.Token, ev store.Event) 
 	err := c.Store.CreateToken(ctx, t, ev)
 	c.forget(t.Hash)
 	return err
+}
+
+func (c *Store) ChangePassword(ctx context.Context, userID, expect, hash, keep string, at time.Time, ev store.Event) (store.User, store.Revoked, error) {
+	u, r, err := c.Store.ChangePassword(ctx, userID, expect, hash, keep, at, ev)
+	c.afterWrite(r, store.Revoked{})
+	return u, r, err
 }
 
 func (c *Store) DeleteTokens(ctx context.Context, f store.TokenFilter, ev store.Event) (store.Revoked, error) {

@@ -74,7 +74,7 @@ func newKey(t *testing.T, c *Store, id, owner string) store.Hash {
 	}
 	h := credential.Hash(tok)
 	k := store.Key{ID: id, Name: id, Format: store.FormatToken, Owner: owner}
-	if err := c.CreateKey(ctx, k, store.Secret{Hash: h, Kind: store.KindKeyToken, ID: id}, store.Event{}); err != nil {
+	if err := c.CreateKey(ctx, k, store.Secret{Hash: h, Kind: store.KindKeyToken, ID: id}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	return h

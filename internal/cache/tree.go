@@ -161,8 +161,8 @@ func (c *Store) CreateResource(ctx context.Context, r store.Resource, ev store.E
 	return err
 }
 
-func (c *Store) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, ev store.Event) (store.Resource, error) {
-	r, err := c.Store.UpdateResource(ctx, ref, fn, ev)
+func (c *Store) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, guard store.Guard, ev store.Event) (store.Resource, error) {
+	r, err := c.Store.UpdateResource(ctx, ref, fn, guard, ev)
 	c.ClearTree()
 	return r, err
 }
@@ -174,14 +174,14 @@ func (c *Store) DeleteResource(ctx context.Context, ref string, ev store.Event) 
 	return r, err
 }
 
-func (c *Store) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (store.Grant, error) {
-	out, err := c.Store.PutGrant(ctx, g, ev)
+func (c *Store) PutGrant(ctx context.Context, g store.Grant, guard store.Guard, ev store.Event) (store.Grant, error) {
+	out, err := c.Store.PutGrant(ctx, g, guard, ev)
 	c.ClearTree()
 	return out, err
 }
 
-func (c *Store) DeleteGrant(ctx context.Context, resource, principal string, ev store.Event) error {
-	err := c.Store.DeleteGrant(ctx, resource, principal, ev)
+func (c *Store) DeleteGrant(ctx context.Context, resource, principal string, guard store.Guard, ev store.Event) error {
+	err := c.Store.DeleteGrant(ctx, resource, principal, guard, ev)
 	c.ClearTree()
 	return err
 }

@@ -29,7 +29,23 @@ var (
 	// ErrInvalid: the change would break an invariant of the data (a resource moved under
 	// itself or one of its descendants; a bulk delete without a filter).
 	ErrInvalid = errors.New("store: invalid change")
+	// ErrChanged: what the change was checked against changed meanwhile (a password changed
+	// while a login that checked the old one was issuing its token).
+	ErrChanged = errors.New("store: changed meanwhile")
 )
+
+// View reads the resource tree and the grants as the transaction of a change sees them.
+type View interface {
+	// GetResource returns the resource "type/id", or ErrNotFound.
+	GetResource(ctx context.Context, ref string) (Resource, error)
+	// GrantsOf returns every grant of a principal, in no particular order.
+	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
+}
+
+// Guard is an access check a change runs inside its own transaction, on the state it applies
+// to, so that nothing can change between the check and the write. A non-nil error aborts the
+// change and is returned unchanged. A nil Guard checks nothing.
+type Guard func(ctx context.Context, v View) error
 
 // Store is the domain interface every backend implements.
 type Store interface {
@@ -62,7 +78,8 @@ type Store interface {
 	// taken; ErrNotFound when Owner names no user (or Resource no resource). A business key
 	// (no Owner; Resource and Role set) gets its grant (Resource, "key:<id>", Role) in the same
 	// transaction.
-	CreateKey(ctx context.Context, k Key, secret Secret, ev Event) error
+	// guard runs in the same transaction before anything is written.
+	CreateKey(ctx context.Context, k Key, secret Secret, guard Guard, ev Event) error
 	// GetKey returns the key with id, or ErrNotFound.
 	GetKey(ctx context.Context, id string) (Key, error)
 	// ListKeys returns up to page.Limit keys matching f after page's position, in list order.
@@ -83,8 +100,15 @@ type Store interface {
 	// written. A time earlier than the stored one is ignored.
 	TouchKeys(ctx context.Context, used map[string]time.Time) error
 
-	// CreateToken stores a personal, admin or bootstrap token.
+	// CreateToken stores a personal, admin or bootstrap token. When t.IssuedAgainst is set, the
+	// user's stored password hash must still be that value (ErrChanged otherwise): a login
+	// that checked a password issues no token once the password changed.
 	CreateToken(ctx context.Context, t Token, ev Event) error
+	// ChangePassword stores the user's new password hash and, in the same transaction, deletes
+	// every personal token of the user but keepToken (empty: all of them). When expect is not
+	// empty the stored hash must still be expect (ErrChanged otherwise). It returns the user
+	// as stored and the deleted tokens.
+	ChangePassword(ctx context.Context, userID, expect, hash, keepToken string, at time.Time, ev Event) (User, Revoked, error)
 	// DeleteTokens removes the tokens that f selects and reports them.
 	DeleteTokens(ctx context.Context, f TokenFilter, ev Event) (Revoked, error)
 
@@ -109,7 +133,8 @@ type Store interface {
 	// UpdateResource applies fn to the stored resource and saves Name, Plan and Parent. A new
 	// Parent that does not exist → ErrNotFound; one that is the resource itself or one of its
 	// descendants → ErrInvalid.
-	UpdateResource(ctx context.Context, ref string, fn func(*Resource) error, ev Event) (Resource, error)
+	// guard runs after fn, in the same transaction, before anything is written.
+	UpdateResource(ctx context.Context, ref string, fn func(*Resource) error, guard Guard, ev Event) (Resource, error)
 	// DeleteResource removes the resource and all its descendants, every grant on any of them,
 	// and every key whose Resource is any of them (with the keys' secrets and grants), in one
 	// transaction. It returns the revoked key ids. ErrNotFound when absent.
@@ -117,9 +142,11 @@ type Store interface {
 	// PutGrant creates or replaces the grant of g.Principal on g.Resource and returns it as
 	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource, or the user
 	// or key the principal names, does not exist.
-	PutGrant(ctx context.Context, g Grant, ev Event) (Grant, error)
-	// DeleteGrant removes one grant. ErrNotFound when there is none.
-	DeleteGrant(ctx context.Context, resource, principal string, ev Event) error
+	// guard runs in the same transaction before anything is written.
+	PutGrant(ctx context.Context, g Grant, guard Guard, ev Event) (Grant, error)
+	// DeleteGrant removes one grant. ErrNotFound when there is none (guard is not called);
+	// guard runs in the same transaction before the grant is deleted.
+	DeleteGrant(ctx context.Context, resource, principal string, guard Guard, ev Event) error
 	// ListGrants returns the grants on one resource (not its ancestors), ordered by
 	// (CreatedAt, Principal); page.AfterID is the principal of the last grant seen.
 	ListGrants(ctx context.Context, resource string, page Page) ([]Grant, error)
@@ -242,6 +269,9 @@ type Token struct {
 	Hash      Hash
 	ExpiresAt *time.Time
 	CreatedAt time.Time
+	// IssuedAgainst is the password hash a login checked before issuing a personal token; it
+	// is compared, never stored (see CreateToken).
+	IssuedAgainst string
 }
 
 // TokenFilter selects tokens to delete. At least one field must be set.

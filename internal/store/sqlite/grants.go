@@ -57,9 +57,12 @@ func insertGrant(ctx context.Context, tx *sql.Tx, op string, g store.Grant) erro
 // there is (which keeps its CreatedAt), and writes ev, in one transaction. It returns the grant
 // as stored. ErrNotFound when g.Resource is no stored resource. The principal is stored as
 // given: the caller checks that it names a user or a key.
-func (db *DB) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (store.Grant, error) {
+func (db *DB) PutGrant(ctx context.Context, g store.Grant, guard store.Guard, ev store.Event) (store.Grant, error) {
 	var out store.Grant
 	err := db.write(ctx, "put grant", func(tx *sql.Tx) error {
+		if err := runGuard(ctx, tx, guard); err != nil {
+			return err
+		}
 		ok, err := resourceExists(ctx, tx, g.Resource)
 		if err != nil {
 			return wrap("put grant", err)
@@ -90,17 +93,22 @@ func (db *DB) PutGrant(ctx context.Context, g store.Grant, ev store.Event) (stor
 }
 
 // DeleteGrant removes the grant of principal on resource and writes ev, in one transaction.
-// ErrNotFound (and no event) when there is none.
-func (db *DB) DeleteGrant(ctx context.Context, resource, principal string, ev store.Event) error {
+// ErrNotFound (and no event, guard not called) when there is none.
+func (db *DB) DeleteGrant(ctx context.Context, resource, principal string, guard store.Guard, ev store.Event) error {
 	return db.write(ctx, "delete grant", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE resource = ? AND principal = ?", resource, principal)
+		_, err := scanGrant(tx.QueryRowContext(ctx, "SELECT "+grantCols+" FROM grants WHERE resource = ? AND principal = ?",
+			resource, principal))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: delete grant of %s on %s: %w", principal, resource, store.ErrNotFound)
+		}
 		if err != nil {
 			return wrap("delete grant", err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
+		if err := runGuard(ctx, tx, guard); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM grants WHERE resource = ? AND principal = ?", resource, principal); err != nil {
 			return wrap("delete grant", err)
-		} else if n == 0 {
-			return fmt.Errorf("sqlite: delete grant of %s on %s: %w", principal, resource, store.ErrNotFound)
 		}
 		return insertEvent(ctx, tx, ev)
 	})
@@ -119,7 +127,35 @@ func (db *DB) ListGrants(ctx context.Context, resource string, page store.Page) 
 
 // GrantsOf returns every grant of principal ("user:<id>" or "key:<id>"), ordered by resource.
 func (db *DB) GrantsOf(ctx context.Context, principal string) ([]store.Grant, error) {
-	return queryGrants(ctx, db.r, "grants of", "SELECT "+grantCols+" FROM grants WHERE principal = ? ORDER BY resource", principal)
+	return grantsOf(ctx, db.r, principal)
+}
+
+func grantsOf(ctx context.Context, q querier, principal string) ([]store.Grant, error) {
+	return queryGrants(ctx, q, "grants of", "SELECT "+grantCols+" FROM grants WHERE principal = ? ORDER BY resource", principal)
+}
+
+// txView is the store.View a Guard reads: the resources and grants as the write transaction
+// sees them.
+type txView struct{ q querier }
+
+func (v txView) GetResource(ctx context.Context, ref string) (store.Resource, error) {
+	r, err := getResource(ctx, v.q, ref)
+	if err != nil {
+		return store.Resource{}, wrap("get resource", err)
+	}
+	return r, nil
+}
+
+func (v txView) GrantsOf(ctx context.Context, principal string) ([]store.Grant, error) {
+	return grantsOf(ctx, v.q, principal)
+}
+
+// runGuard runs a change's access check inside its transaction; a nil guard checks nothing.
+func runGuard(ctx context.Context, tx *sql.Tx, guard store.Guard) error {
+	if guard == nil {
+		return nil
+	}
+	return guard(ctx, txView{q: tx})
 }
 
 // principalExists reports whether "user:<id>" or "key:<id>" names a stored user or key.

@@ -105,7 +105,7 @@ func keySecretKind(kind, format string) (string, error) {
 // nothing. ErrConflict when the key id or the secret's hash is taken; ErrNotFound when k.Owner
 // names no user or k.Resource no stored resource. On any error nothing is written. An id is
 // free again once its key is deleted.
-func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, ev store.Event) error {
+func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, guard store.Guard, ev store.Event) error {
 	kind, err := keySecretKind(secret.Kind, k.Format)
 	if err != nil {
 		return err
@@ -118,6 +118,9 @@ func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, e
 		return fmt.Errorf("sqlite: create key: %w", err)
 	}
 	return db.write(ctx, "create key", func(tx *sql.Tx) error {
+		if err := runGuard(ctx, tx, guard); err != nil {
+			return err
+		}
 		if k.Resource != "" {
 			ok, err := resourceExists(ctx, tx, k.Resource)
 			if err != nil {

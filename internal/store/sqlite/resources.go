@@ -229,10 +229,10 @@ func (db *DB) ListResources(ctx context.Context, f store.ResourceFilter, page st
 // transaction with ev; other changes fn makes are dropped. It returns the resource as stored.
 // ErrNotFound when there is no such resource (fn is not called) or when a changed Parent names
 // no stored resource; ErrInvalid when the new Parent is the resource itself or one of its
-// descendants. An error from fn aborts the update and is returned unchanged. When the parent
+// descendants. An error from fn or guard (run after fn) aborts the update and is returned unchanged. When the parent
 // changes, ev's ancestry names ev.Resource's ancestors both before and after the move, so the
 // event is found under the old place and the new one.
-func (db *DB) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, ev store.Event) (store.Resource, error) {
+func (db *DB) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, guard store.Guard, ev store.Event) (store.Resource, error) {
 	var out store.Resource
 	err := db.write(ctx, "update resource", func(tx *sql.Tx) error {
 		r, err := getResource(ctx, tx, ref)
@@ -241,6 +241,9 @@ func (db *DB) UpdateResource(ctx context.Context, ref string, fn func(*store.Res
 		}
 		self, oldParent := r.Ref(), r.Parent
 		if err := fn(&r); err != nil {
+			return err
+		}
+		if err := runGuard(ctx, tx, guard); err != nil {
 			return err
 		}
 		parentT, parentID, ok := parentArgs(r.Parent)

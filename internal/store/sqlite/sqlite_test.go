@@ -85,7 +85,7 @@ func TestReopen(t *testing.T) {
 	}
 	k := store.Key{ID: "k1", Format: store.FormatToken, Prefix: "lk_AbC123", Owner: "u1", Metadata: map[string]any{"a": "b"}, CreatedAt: created}
 	h := store.Hash{1, 2, 3}
-	if err := db.CreateKey(ctx, k, store.Secret{Hash: h, Kind: store.KindKeyToken, CreatedAt: created}, store.Event{}); err != nil {
+	if err := db.CreateKey(ctx, k, store.Secret{Hash: h, Kind: store.KindKeyToken, CreatedAt: created}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := db.InitBootstrap(ctx, store.Token{ID: "bootstrap", Hash: store.Hash{9}, CreatedAt: created}, store.Event{}); err != nil || !ok {
@@ -315,8 +315,9 @@ func TestEventAncestry(t *testing.T) {
 		mustCreate(t, db.CreateResource(ctx, r, ev("resource.create", r.Ref())))
 	}
 	mustCreate(t, db.AppendEvents(ctx, []store.Event{ev("refused", "env/e1"), ev("refused", "org/ghost"), ev("refused", "")}))
-	_, err := db.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "organization/other"; return nil },
+	_, err := db.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "organization/other"; return nil }, nil,
 		ev("resource.move", "project/p1"))
+
 	mustCreate(t, err)
 	_, err = db.DeleteResource(ctx, "project/p1", ev("resource.delete", "project/p1"))
 	mustCreate(t, err)
@@ -354,14 +355,15 @@ func TestGrantsNeedTheirPrincipal(t *testing.T) {
 	db := open(t, t.TempDir())
 	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "org", ID: "acme"}, store.Event{}))
 	for _, p := range []string{"key:kp", "user:nobody", "team:x"} {
-		_, err := db.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: p, Role: "admin"}, store.Event{})
+		_, err := db.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: p, Role: "admin"}, nil, store.Event{})
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("PutGrant(%s) = %v, want ErrNotFound", p, err)
 		}
 	}
 	mustCreate(t, db.CreateUser(ctx, store.User{ID: "u1", Email: "a@example.com"}, store.Event{}))
 	mustCreate(t, db.CreateKey(ctx, store.Key{ID: "kp", Format: store.FormatToken, Owner: "u1"},
-		store.Secret{Hash: store.Hash{1}}, store.Event{}))
+		store.Secret{Hash: store.Hash{1}}, nil,
+		store.Event{}))
 	if gs, err := db.GrantsOf(ctx, "key:kp"); err != nil || len(gs) != 0 {
 		t.Errorf("GrantsOf(key:kp) = %+v, %v; want none", gs, err)
 	}

@@ -22,12 +22,22 @@ func checkTokenKind(kind string) error {
 
 // CreateToken stores a personal, admin or bootstrap token (as its hash) and writes ev, in one
 // transaction. ErrConflict when the hash or the token id is taken; ErrNotFound when t.UserID
-// names no user. Any other kind is an error.
+// names no user; ErrChanged when t.IssuedAgainst is set and is no longer the user's password
+// hash. Any other kind is an error.
 func (db *DB) CreateToken(ctx context.Context, t store.Token, ev store.Event) error {
 	if err := checkTokenKind(t.Kind); err != nil {
 		return err
 	}
 	return db.write(ctx, "create token", func(tx *sql.Tx) error {
+		if t.IssuedAgainst != "" {
+			u, err := getUser(ctx, tx, t.UserID)
+			if err != nil {
+				return wrap("create token", err)
+			}
+			if u.PasswordHash != t.IssuedAgainst {
+				return fmt.Errorf("sqlite: create token for %s: the password changed: %w", t.UserID, store.ErrChanged)
+			}
+		}
 		if err := insertSecret(ctx, tx, "create token "+t.ID, tokenSecret(t)); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -118,6 +119,45 @@ func (db *DB) UpdateUser(ctx context.Context, id string, fn func(*store.User) er
 		return store.User{}, err
 	}
 	return out, nil
+}
+
+// ChangePassword stores hash as the user's password hash and deletes every personal token of
+// the user except keepToken, and writes ev, in one transaction: no personal token issued against
+// the old password outlives the change. When expect is set and the stored hash is no longer
+// expect, nothing changes: ErrChanged. ErrNotFound when there is no such user. It returns the
+// user as stored and the deleted tokens in Revoked.TokenIDs.
+func (db *DB) ChangePassword(ctx context.Context, userID, expect, hash, keepToken string, at time.Time, ev store.Event) (store.User, store.Revoked, error) {
+	var (
+		out store.User
+		rev store.Revoked
+	)
+	err := db.write(ctx, "change password", func(tx *sql.Tx) error {
+		u, err := getUser(ctx, tx, userID)
+		if err != nil {
+			return wrap("change password", err)
+		}
+		if expect != "" && u.PasswordHash != expect {
+			return fmt.Errorf("sqlite: change password of %s: %w", userID, store.ErrChanged)
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", hash, unix(at), userID); err != nil {
+			return wrap("change password", err)
+		}
+		const sel = "kind = '" + store.KindPersonal + "' AND user_id = ? AND id <> ?"
+		if rev.TokenIDs, err = queryStrings(ctx, tx, "SELECT id FROM secrets WHERE "+sel+" ORDER BY created_at, id", userID, keepToken); err != nil {
+			return wrap("change password", err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM secrets WHERE "+sel, userID, keepToken); err != nil {
+			return wrap("change password", err)
+		}
+		if out, err = getUser(ctx, tx, userID); err != nil {
+			return wrap("change password", err)
+		}
+		return insertEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return store.User{}, store.Revoked{}, err
+	}
+	return out, rev, nil
 }
 
 // DeleteUser removes the user with every key it owns, every token it holds, every secret of

@@ -28,15 +28,15 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 	}{
 		{"resource.create", func(ev store.Event) error { return s.CreateResource(ctx, newResource("org/acme", "", at(1)), ev) }},
 		{"resource.update", func(ev store.Event) error {
-			_, err := s.UpdateResource(ctx, "org/acme", func(r *store.Resource) error { r.Plan = "pro"; return nil }, ev)
+			_, err := s.UpdateResource(ctx, "org/acme", func(r *store.Resource) error { r.Plan = "pro"; return nil }, nil, ev)
 			return err
 		}},
 		{"grant.put", func(ev store.Event) error {
-			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, ev)
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil, ev)
 			return err
 		}},
-		{"grant.delete", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", ev) }},
-		{"key.create", func(ev store.Event) error { return s.CreateKey(ctx, k, keySecret(k, "k1 secret"), ev) }},
+		{"grant.delete", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", nil, ev) }},
+		{"key.create", func(ev store.Event) error { return s.CreateKey(ctx, k, keySecret(k, "k1 secret"), nil, ev) }},
 		{"key.update", func(ev store.Event) error {
 			_, err := s.UpdateKey(ctx, "k1", func(k *store.Key) error { k.Name = "x"; return nil }, ev)
 			return err
@@ -94,7 +94,7 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 	if err := s.CreateUser(ctx, u2, quiet); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateKey(ctx, k2, keySecret(k2, "k2 secret"), quiet); err != nil {
+	if err := s.CreateKey(ctx, k2, keySecret(k2, "k2 secret"), nil, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateToken(ctx, newToken("p2", store.KindPersonal, "u2", at(9)), quiet); err != nil {
@@ -118,16 +118,16 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 	if err := s.CreateResource(ctx, newResource("org/other", "", at(9)), quiet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateResource(ctx, "org/quiet", func(r *store.Resource) error { r.Parent = "org/other"; return nil }, quiet); err != nil {
+	if _, err := s.UpdateResource(ctx, "org/quiet", func(r *store.Resource) error { r.Parent = "org/other"; return nil }, nil, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateUser(ctx, newUser("u2", at(9)), quiet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/quiet", Principal: "user:u2", Role: "member", CreatedAt: at(9)}, quiet); err != nil {
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/quiet", Principal: "user:u2", Role: "member", CreatedAt: at(9)}, nil, quiet); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteGrant(ctx, "org/quiet", "user:u2", quiet); err != nil {
+	if err := s.DeleteGrant(ctx, "org/quiet", "user:u2", nil, quiet); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.DeleteResource(ctx, "org/other", quiet); err != nil {
@@ -173,7 +173,7 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 	errBoom := errors.New("boom")
 	admin := newToken("a1", store.KindAdmin, "ghost", at(1))
 	move := func(ref, parent string, ev store.Event) error {
-		_, err := s.UpdateResource(ctx, ref, func(r *store.Resource) error { r.Parent = parent; return nil }, ev)
+		_, err := s.UpdateResource(ctx, ref, func(r *store.Resource) error { r.Parent = parent; return nil }, nil, ev)
 		return err
 	}
 
@@ -192,7 +192,7 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 		}},
 		{"DeleteUser unknown", func(ev store.Event) error { _, err := s.DeleteUser(ctx, "ghost", ev); return err }},
 		{"SetAdmin unknown", func(ev store.Event) error { _, _, err := s.SetAdmin(ctx, "ghost", &admin, ev); return err }},
-		{"CreateKey conflict", func(ev store.Event) error { return s.CreateKey(ctx, k, keySecret(k, "other"), ev) }},
+		{"CreateKey conflict", func(ev store.Event) error { return s.CreateKey(ctx, k, keySecret(k, "other"), nil, ev) }},
 		{"UpdateKey fn error", func(ev store.Event) error {
 			_, err := s.UpdateKey(ctx, "k1", func(*store.Key) error { return errBoom }, ev)
 			return err
@@ -213,7 +213,7 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 		{"CreateKey unknown resource", func(ev store.Event) error {
 			kb := newKey("kb", "", at(1))
 			kb.Resource = "org/ghost"
-			return s.CreateKey(ctx, kb, keySecret(kb, "kb"), ev)
+			return s.CreateKey(ctx, kb, keySecret(kb, "kb"), nil, ev)
 		}},
 		{"CreateResource conflict", func(ev store.Event) error {
 			return s.CreateResource(ctx, newResource("org/acme", "", at(1)), ev)
@@ -223,17 +223,17 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 		}},
 		{"UpdateResource unknown", func(ev store.Event) error { return move("org/ghost", "", ev) }},
 		{"UpdateResource fn error", func(ev store.Event) error {
-			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return errBoom }, ev)
+			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return errBoom }, nil, ev)
 			return err
 		}},
 		{"UpdateResource cycle", func(ev store.Event) error { return move("org/acme", "project/p1", ev) }},
 		{"UpdateResource unknown parent", func(ev store.Event) error { return move("project/p1", "org/ghost", ev) }},
 		{"DeleteResource unknown", func(ev store.Event) error { _, err := s.DeleteResource(ctx, "org/ghost", ev); return err }},
 		{"PutGrant unknown resource", func(ev store.Event) error {
-			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/ghost", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, ev)
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/ghost", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil, ev)
 			return err
 		}},
-		{"DeleteGrant unknown", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", ev) }},
+		{"DeleteGrant unknown", func(ev store.Event) error { return s.DeleteGrant(ctx, "org/acme", "user:u1", nil, ev) }},
 	}
 	for _, tt := range tests {
 		if err := tt.do(event("failing."+tt.name, "x")); err == nil {
@@ -380,7 +380,7 @@ func testConcurrentWriters(t *testing.T, newStore func(t *testing.T) store.Store
 		wg.Go(func() {
 			for i := range each {
 				k := newKey(fmt.Sprintf("w%d-%02d", w, i), "u1", at(i))
-				if err := s.CreateKey(ctx, k, keySecret(k, k.ID), event("key.create", "key:"+k.ID)); err != nil {
+				if err := s.CreateKey(ctx, k, keySecret(k, k.ID), nil, event("key.create", "key:"+k.ID)); err != nil {
 					errs <- fmt.Errorf("CreateKey(%s): %w", k.ID, err)
 				}
 				_, err := s.UpdateKey(ctx, "counter", func(k *store.Key) error {
@@ -427,7 +427,7 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 	k := newKey("k1", "u1", at(0))
 	mustCreateKey(t, s, k)
 	mustTree(t, s, "org/acme")
-	if _, err := s.PutGrant(t.Context(), store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(0)}, store.Event{}); err != nil {
+	if _, err := s.PutGrant(t.Context(), store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(0)}, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -449,7 +449,7 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 		{"ListKeys", func() error { _, err := s.ListKeys(ctx, store.KeyFilter{}, store.Page{}); return err }},
 		{"CreateKey", func() error {
 			k2 := newKey("k2", "u1", at(0))
-			return s.CreateKey(ctx, k2, keySecret(k2, "k2"), event("key.create", "key:k2"))
+			return s.CreateKey(ctx, k2, keySecret(k2, "k2"), nil, event("key.create", "key:k2"))
 		}},
 		{"DeleteKey", func() error { _, err := s.DeleteKey(ctx, "k1", event("key.revoke", "key:k1")); return err }},
 		{"TouchKeys", func() error { return s.TouchKeys(ctx, map[string]time.Time{"k1": at(9)}) }},
@@ -465,7 +465,7 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 			return err
 		}},
 		{"UpdateResource", func() error {
-			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return nil }, resEvent("resource.update", "org/acme"))
+			_, err := s.UpdateResource(ctx, "org/acme", func(*store.Resource) error { return nil }, nil, resEvent("resource.update", "org/acme"))
 			return err
 		}},
 		{"DeleteResource", func() error {
@@ -473,10 +473,10 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 			return err
 		}},
 		{"PutGrant", func() error {
-			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u2", Role: "member", CreatedAt: at(0)}, event("grant.put", "x"))
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u2", Role: "member", CreatedAt: at(0)}, nil, event("grant.put", "x"))
 			return err
 		}},
-		{"DeleteGrant", func() error { return s.DeleteGrant(ctx, "org/acme", "user:u1", event("grant.delete", "x")) }},
+		{"DeleteGrant", func() error { return s.DeleteGrant(ctx, "org/acme", "user:u1", nil, event("grant.delete", "x")) }},
 		{"ListGrants", func() error { _, err := s.ListGrants(ctx, "org/acme", store.Page{}); return err }},
 		{"GrantsOf", func() error { _, err := s.GrantsOf(ctx, "user:u1"); return err }},
 	}

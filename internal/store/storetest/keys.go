@@ -51,7 +51,7 @@ func testKeyRoundTrip(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := s.CreateKey(ctx, tt.key, tt.secret, event("key.create", "key:"+tt.key.ID)); err != nil {
+			if err := s.CreateKey(ctx, tt.key, tt.secret, nil, event("key.create", "key:"+tt.key.ID)); err != nil {
 				t.Fatalf("CreateKey: %v", err)
 			}
 			want := storedKey(tt.key)
@@ -103,7 +103,7 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	// A taken id, with a new secret.
 	dup := newKey("k1", "u1", at(1))
 	dup.Name = "impostor"
-	err := s.CreateKey(ctx, dup, keySecret(dup, "other secret"), event("key.create", "key:k1"))
+	err := s.CreateKey(ctx, dup, keySecret(dup, "other secret"), nil, event("key.create", "key:k1"))
 	wantErr(t, "CreateKey(taken id)", err, store.ErrConflict)
 	wantUnresolved(t, s, "refused key's secret", hash("other secret"))
 	got, err := s.GetKey(ctx, "k1")
@@ -114,14 +114,14 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	// A new id whose secret hash collides with a stored one.
 	k2 := newKey("k2", "u1", at(1))
-	err = s.CreateKey(ctx, k2, keySecret(k2, "secret:k1"), event("key.create", "key:k2"))
+	err = s.CreateKey(ctx, k2, keySecret(k2, "secret:k1"), nil, event("key.create", "key:k2"))
 	wantErr(t, "CreateKey(taken hash)", err, store.ErrConflict)
 	_, err = s.GetKey(ctx, "k2")
 	wantErr(t, "GetKey(k2) after a refused create", err, store.ErrNotFound)
 
 	// An owner that does not exist.
 	k3 := newKey("k3", "ghost", at(1))
-	err = s.CreateKey(ctx, k3, keySecret(k3, "secret:k3"), event("key.create", "key:k3"))
+	err = s.CreateKey(ctx, k3, keySecret(k3, "secret:k3"), nil, event("key.create", "key:k3"))
 	wantErr(t, "CreateKey(unknown owner)", err, store.ErrNotFound)
 	_, err = s.GetKey(ctx, "k3")
 	wantErr(t, "GetKey(k3) after a refused create", err, store.ErrNotFound)
@@ -130,7 +130,7 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, owner := range []string{"", "u1"} {
 		k4 := newKey("k4", owner, at(1))
 		k4.Resource, k4.Role = "org/ghost", "member"
-		err = s.CreateKey(ctx, k4, keySecret(k4, "secret:k4"), event("key.create", "key:k4"))
+		err = s.CreateKey(ctx, k4, keySecret(k4, "secret:k4"), nil, event("key.create", "key:k4"))
 		wantErr(t, "CreateKey(unknown resource, owner "+owner+")", err, store.ErrNotFound)
 		_, err = s.GetKey(ctx, "k4")
 		wantErr(t, "GetKey(k4) after a refused create", err, store.ErrNotFound)
@@ -149,7 +149,7 @@ func testKeyConflicts(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Fatal(err)
 	}
 	again := newKey("k1", "", at(2))
-	if err := s.CreateKey(ctx, again, keySecret(again, "fresh"), event("key.create", "key:k1")); err != nil {
+	if err := s.CreateKey(ctx, again, keySecret(again, "fresh"), nil, event("key.create", "key:k1")); err != nil {
 		t.Fatalf("CreateKey(reused id): %v", err)
 	}
 	got, err = s.GetKey(ctx, "k1")

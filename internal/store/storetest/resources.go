@@ -202,7 +202,7 @@ func testUpdateResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 	p1 := newResource("project/p1", "organization/acme", at(0))
 	before := countEvents(t, s)
 	update := func(ref string, fn func(*store.Resource)) (store.Resource, error) {
-		return s.UpdateResource(ctx, ref, func(r *store.Resource) error { fn(r); return nil }, resEvent("resource.update", ref))
+		return s.UpdateResource(ctx, ref, func(r *store.Resource) error { fn(r); return nil }, nil, resEvent("resource.update", ref))
 	}
 	within := func(ref string) []string {
 		t.Helper()
@@ -228,7 +228,10 @@ func testUpdateResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 		r.Name, r.Plan = "Renamed", "pro"
 		r.Type, r.ID, r.CreatedAt = "team", "t9", at(99)
 		return nil
-	}, resEvent("resource.update", "project/p1"))
+	}, nil,
+
+		resEvent("resource.update", "project/p1"))
+
 	if err != nil {
 		t.Fatalf("UpdateResource: %v", err)
 	}
@@ -307,12 +310,12 @@ func testUpdateResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 	changes += 2 // the create and the move
 
 	errBoom := errors.New("boom")
-	_, err = s.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Name = "never"; return errBoom }, resEvent("resource.update", "project/p1"))
+	_, err = s.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Name = "never"; return errBoom }, nil, resEvent("resource.update", "project/p1"))
 	if err != errBoom {
 		t.Errorf("UpdateResource with failing fn: err = %v, want fn's error unchanged", err)
 	}
 	called := false
-	_, err = s.UpdateResource(ctx, "project/ghost", func(*store.Resource) error { called = true; return nil }, resEvent("resource.update", "project/ghost"))
+	_, err = s.UpdateResource(ctx, "project/ghost", func(*store.Resource) error { called = true; return nil }, nil, resEvent("resource.update", "project/ghost"))
 	wantErr(t, "UpdateResource(unknown)", err, store.ErrNotFound)
 	if called {
 		t.Error("UpdateResource(unknown) called fn")
@@ -360,7 +363,7 @@ func testDeleteResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{Resource: "organization/other", Principal: "key:b1", Role: "observer"},
 	} {
 		g.CreatedAt = at(8)
-		if _, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource)); err != nil {
+		if _, err := s.PutGrant(ctx, g, nil, resEvent("grant.put", g.Resource)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -459,12 +462,12 @@ func testGrants(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Fatal(err)
 	}
 	k0 := newKey("k0", "u1", at(0))
-	if err := s.CreateKey(ctx, k0, keySecret(k0, "k0 secret"), store.Event{}); err != nil {
+	if err := s.CreateKey(ctx, k0, keySecret(k0, "k0 secret"), nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	put := func(g store.Grant) store.Grant {
 		t.Helper()
-		got, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource))
+		got, err := s.PutGrant(ctx, g, nil, resEvent("grant.put", g.Resource))
 		if err != nil {
 			t.Fatalf("PutGrant(%+v): %v", g, err)
 		}
@@ -520,13 +523,13 @@ func testGrants(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 
 	// A resource that does not exist.
-	_, err = s.PutGrant(ctx, g("organization/ghost", "user:u2", "admin", 9), resEvent("grant.put", "organization/ghost"))
+	_, err = s.PutGrant(ctx, g("organization/ghost", "user:u2", "admin", 9), nil, resEvent("grant.put", "organization/ghost"))
 	wantErr(t, "PutGrant(unknown resource)", err, store.ErrNotFound)
 	if n := len(grantsOf(t, s, "user:u2")); n != 3 {
 		t.Errorf("user:u2 has %d grants after a refused PutGrant, want 3", n)
 	}
 
-	if err := s.DeleteGrant(ctx, "organization/acme", "user:u2", resEvent("grant.delete", "organization/acme")); err != nil {
+	if err := s.DeleteGrant(ctx, "organization/acme", "user:u2", nil, resEvent("grant.delete", "organization/acme")); err != nil {
 		t.Fatalf("DeleteGrant: %v", err)
 	}
 	checkGrants(t, "grants of user:u2 after a delete", grantsOf(t, s, "user:u2"), stored(
@@ -534,7 +537,7 @@ func testGrants(t *testing.T, newStore func(t *testing.T) store.Store) {
 		g("project/p1", "user:u2", "observer", 1),
 	))
 	for _, tt := range [][2]string{{"organization/acme", "user:u2"}, {"project/p1", "user:U1"}, {"organization/ghost", "user:u2"}} {
-		err := s.DeleteGrant(ctx, tt[0], tt[1], resEvent("grant.delete", tt[0]))
+		err := s.DeleteGrant(ctx, tt[0], tt[1], nil, resEvent("grant.delete", tt[0]))
 		wantErr(t, fmt.Sprintf("DeleteGrant(%s, %s)", tt[0], tt[1]), err, store.ErrNotFound)
 	}
 	// After a delete, a new grant is new.
@@ -609,7 +612,7 @@ func testReusedIDsInheritNothing(t *testing.T, newStore func(t *testing.T) store
 		{Resource: "env/e1", Principal: "key:kx", Role: "admin"},
 	} {
 		g.CreatedAt = at(2)
-		if _, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource)); err != nil {
+		if _, err := s.PutGrant(ctx, g, nil, resEvent("grant.put", g.Resource)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -692,7 +695,7 @@ func testResourceEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 	create("c-p", "project/p", "org/a")
 	create("c-e", "env/e", "project/p")
 	mustUsers(t, s, "u1")
-	if _, err := s.PutGrant(ctx, store.Grant{Resource: "env/e", Principal: "user:u1", Role: "admin", CreatedAt: at(1)},
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "env/e", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil,
 		ev("g-e", "grant.put", "env/e")); err != nil {
 		t.Fatal(err)
 	}
@@ -712,10 +715,10 @@ func testResourceEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 	create("c-e2", "env/e", "org/b")
 	// project/p moves to org/b (quietly: where a move's own event belongs is the backend's
 	// choice); what happens to it afterwards belongs to org/b.
-	if _, err := s.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "org/b"; return nil }, store.Event{}); err != nil {
+	if _, err := s.UpdateResource(ctx, "project/p", func(r *store.Resource) error { r.Parent = "org/b"; return nil }, nil, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PutGrant(ctx, store.Grant{Resource: "project/p", Principal: "user:u1", Role: "admin", CreatedAt: at(1)},
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "project/p", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil,
 		ev("g-p", "grant.put", "project/p")); err != nil {
 		t.Fatal(err)
 	}

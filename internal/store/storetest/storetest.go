@@ -84,6 +84,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListEvents", testListEvents},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"CancelledContext", testCancelledContext},
+		{"Guards", testGuards},
+		{"ChangePassword", testChangePassword},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
@@ -153,7 +155,7 @@ func keySecret(k store.Key, seed string) store.Secret {
 func mustCreateKey(t *testing.T, s store.Store, k store.Key) store.Secret {
 	t.Helper()
 	sec := keySecret(k, "secret:"+k.ID)
-	if err := s.CreateKey(t.Context(), k, sec, event("key.create", "key:"+k.ID)); err != nil {
+	if err := s.CreateKey(t.Context(), k, sec, nil, event("key.create", "key:"+k.ID)); err != nil {
 		t.Fatalf("CreateKey(%s): %v", k.ID, err)
 	}
 	return sec

@@ -179,7 +179,7 @@ func testDeleteUser(t *testing.T, newStore func(t *testing.T) store.Store) {
 		// A grant naming one of u1's keys goes with the key.
 		{Resource: "org/acme", Principal: "key:k1", Role: "observer", CreatedAt: at(3)},
 	} {
-		if _, err := s.PutGrant(ctx, g, resEvent("grant.put", g.Resource)); err != nil {
+		if _, err := s.PutGrant(ctx, g, nil, resEvent("grant.put", g.Resource)); err != nil {
 			t.Fatal(err)
 		}
 	}

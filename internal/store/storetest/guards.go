@@ -1,0 +1,186 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// errRefused is what the guards below return to refuse a change.
+var errRefused = errors.New("storetest: refused by the guard")
+
+// testGuards: a change's guard runs inside its transaction, sees the state the change applies
+// to (including what an earlier change committed), and a refusal aborts the change — nothing
+// written, no event — and comes back unchanged.
+func testGuards(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustTree(t, s, "org/acme", "project/p1 < org/acme", "org/beta")
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil,
+		resEvent("grant.put", "org/acme")); err != nil {
+		t.Fatal(err)
+	}
+
+	// What a guard sees: the resource tree and the grants, as committed.
+	var seen []string
+	look := func(ctx context.Context, v store.View) error {
+		seen = seen[:0]
+		r, err := v.GetResource(ctx, "project/p1")
+		if err != nil {
+			return err
+		}
+		seen = append(seen, r.Ref()+"<"+r.Parent)
+		gs, err := v.GrantsOf(ctx, "user:u1")
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			seen = append(seen, g.Principal+"@"+g.Resource+"="+g.Role)
+		}
+		if _, err := v.GetResource(ctx, "org/none"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("GetResource(org/none) = %v, want ErrNotFound", err)
+		}
+		return nil
+	}
+	want := []string{"project/p1<org/acme", "user:u1@org/acme=admin"}
+	if _, err := s.PutGrant(ctx, store.Grant{Resource: "org/beta", Principal: "user:u1", Role: "member", CreatedAt: at(2)}, look,
+		resEvent("grant.put", "org/beta")); err != nil {
+		t.Fatalf("PutGrant with a looking guard: %v", err)
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("the guard saw %q, want %q (the state before the change)", seen, want)
+	}
+
+	refuse := func(context.Context, store.View) error { return errRefused }
+	before := countEvents(t, s)
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"PutGrant", func() error {
+			_, err := s.PutGrant(ctx, store.Grant{Resource: "project/p1", Principal: "user:u1", Role: "observer", CreatedAt: at(3)}, refuse,
+				resEvent("grant.put", "project/p1"))
+			return err
+		}},
+		{"DeleteGrant", func() error {
+			return s.DeleteGrant(ctx, "org/acme", "user:u1", refuse, resEvent("grant.delete", "org/acme"))
+		}},
+		{"CreateKey", func() error {
+			k := newKey("k-refused", "u1", at(3))
+			return s.CreateKey(ctx, k, keySecret(k, "secret:k-refused"), refuse, event("key.create", "key:k-refused"))
+		}},
+		{"UpdateResource", func() error {
+			_, err := s.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "org/beta"; return nil }, refuse,
+				resEvent("resource.update", "project/p1"))
+			return err
+		}},
+	}
+	for _, c := range changes {
+		if err := c.do(); !errors.Is(err, errRefused) {
+			t.Errorf("%s with a refusing guard: err = %v, want the guard's error", c.name, err)
+		}
+	}
+	if n := countEvents(t, s); n != before {
+		t.Errorf("refused changes wrote %d events", n-before)
+	}
+	checkGrants(t, "grants of u1 after refusals", grantsOf(t, s, "user:u1"), []store.Grant{
+		{Resource: "org/acme", Principal: "user:u1", Role: "admin", CreatedAt: sec(at(1))},
+		{Resource: "org/beta", Principal: "user:u1", Role: "member", CreatedAt: sec(at(2))},
+	})
+	if _, err := s.GetKey(ctx, "k-refused"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetKey(k-refused) after a refused CreateKey: %v, want ErrNotFound", err)
+	}
+	wantUnresolved(t, s, "a refused key's secret", hash("secret:k-refused"))
+	if r, err := s.GetResource(ctx, "project/p1"); err != nil || r.Parent != "org/acme" {
+		t.Errorf("project/p1 after a refused move: %+v, %v; want it still under org/acme", r, err)
+	}
+
+	// DeleteGrant of a grant that does not exist is ErrNotFound and never asks the guard.
+	called := false
+	err := s.DeleteGrant(ctx, "org/beta", "user:nobody", func(context.Context, store.View) error { called = true; return nil },
+		resEvent("grant.delete", "org/beta"))
+	wantErr(t, "DeleteGrant(no such grant)", err, store.ErrNotFound)
+	if called {
+		t.Error("DeleteGrant asked the guard about a grant that does not exist")
+	}
+
+	// UpdateResource runs the guard after fn: the guard sees the resource as it was (the
+	// change is not written yet), while fn's captured values tell it what is asked.
+	var asked string
+	if _, err := s.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "org/beta"; asked = r.Parent; return nil },
+		func(ctx context.Context, v store.View) error {
+			r, err := v.GetResource(ctx, "project/p1")
+			if err != nil {
+				return err
+			}
+			if r.Parent != "org/acme" || asked != "org/beta" {
+				return fmt.Errorf("guard saw parent %q and asked %q", r.Parent, asked)
+			}
+			return nil
+		}, resEvent("resource.update", "project/p1")); err != nil {
+		t.Fatalf("UpdateResource with a passing guard: %v", err)
+	}
+}
+
+// testChangePassword: a new password and the end of the user's other personal tokens are one
+// step, and a login that checked the old password issues no token afterwards.
+func testChangePassword(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	u := newUser("u1", at(0))
+	mustCreateUser(t, s, u)
+	mustCreateUser(t, s, newUser("u2", at(0)))
+	for _, tok := range []store.Token{
+		newToken("p1", store.KindPersonal, "u1", at(1)),
+		newToken("p2", store.KindPersonal, "u1", at(2)),
+		newToken("a1", store.KindAdmin, "u1", at(3)),
+		newToken("q1", store.KindPersonal, "u2", at(4)),
+	} {
+		mustCreateToken(t, s, tok)
+	}
+
+	const fresh = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$bmV3"
+	before := countEvents(t, s)
+	_, _, err := s.ChangePassword(ctx, "u1", "not the stored hash", fresh, "", at(5), event("user.update", "user:u1"))
+	wantErr(t, "ChangePassword(stale expect)", err, store.ErrChanged)
+	mustResolve(t, s, hash("token:p1"))
+	if n := countEvents(t, s); n != before {
+		t.Errorf("a refused ChangePassword wrote %d events", n-before)
+	}
+	_, _, err = s.ChangePassword(ctx, "ghost", "", fresh, "", at(5), event("user.update", "user:ghost"))
+	wantErr(t, "ChangePassword(no such user)", err, store.ErrNotFound)
+
+	got, rev, err := s.ChangePassword(ctx, "u1", u.PasswordHash, fresh, "p2", at(6), event("user.update", "user:u1"))
+	if err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	if got.PasswordHash != fresh || !got.UpdatedAt.Equal(sec(at(6))) {
+		t.Errorf("ChangePassword returned %+v, want the new hash and UpdatedAt", got)
+	}
+	if !slices.Equal(rev.TokenIDs, []string{"p1"}) {
+		t.Errorf("ChangePassword revoked %v, want [p1] (p2 kept, admin tokens and other users untouched)", rev.TokenIDs)
+	}
+	wantUnresolved(t, s, "p1 after the change", hash("token:p1"))
+	for _, id := range []string{"p2", "a1", "q1"} {
+		mustResolve(t, s, hash("token:"+id))
+	}
+	if n := countEvents(t, s); n != before+1 {
+		t.Errorf("ChangePassword wrote %d events, want 1", n-before)
+	}
+
+	// A login that checked the old password issues nothing once it changed; one that checked
+	// the current password does.
+	late := newToken("p-late", store.KindPersonal, "u1", at(7))
+	late.IssuedAgainst = u.PasswordHash
+	err = s.CreateToken(ctx, late, event("auth.login", "personal:p-late"))
+	wantErr(t, "CreateToken(issued against the old password)", err, store.ErrChanged)
+	wantUnresolved(t, s, "a token issued against the old password", late.Hash)
+	ok := newToken("p-ok", store.KindPersonal, "u1", at(7))
+	ok.IssuedAgainst = fresh
+	mustCreateToken(t, s, ok)
+}
