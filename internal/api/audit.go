@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
-	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -48,11 +46,9 @@ func (h *Handler) listAudit(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := h.authz.Require(r.Context(), caller, config.PermManage, ref); err != nil {
-			return err
-		}
 		f.Resource = ref
-	} else if err := authz.ReadsWholeAudit(caller); err != nil {
+	}
+	if err := h.authz.SelectEvents(r.Context(), caller, f.Resource); err != nil {
 		return err
 	}
 	page, fp, err := pageFrom(q, "resource="+f.Resource, "actor="+f.Actor, "action="+f.Action, "target="+f.Target)

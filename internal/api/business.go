@@ -5,38 +5,20 @@ import (
 	"net/http"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
-	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
-// businessSelection is what /tokens/business covers: the business keys of the resources the
-// caller manages and their descendants, narrowed by ?resource= to one subtree.
+// businessSelection reads ?resource= and asks authz.SelectBusinessKeys which business keys
+// /tokens/business covers.
 func (h *Handler) businessSelection(r *http.Request, write bool) (store.KeyFilter, bool, error) {
-	id := authn.FromContext(r.Context())
-	f := store.KeyFilter{Business: true}
-	if err := authz.KeySelectionAllowed(id, write); err != nil {
-		return f, false, err
-	}
-	if res := r.URL.Query().Get("resource"); res != "" {
-		ref, err := h.parseRef("resource", res)
-		if err != nil {
-			return f, false, err
+	res := r.URL.Query().Get("resource")
+	if res != "" {
+		var err error
+		if res, err = h.parseRef("resource", res); err != nil {
+			return store.KeyFilter{}, false, err
 		}
-		if err := h.authz.Require(r.Context(), id, config.PermManage, ref); err != nil {
-			return f, false, err
-		}
-		f.Within = []string{ref}
-		return f, false, nil
 	}
-	roots, all, err := h.authz.Roots(r.Context(), id, config.PermManage)
-	if err != nil {
-		return f, false, err
-	}
-	if !all {
-		f.Within = append([]string{}, roots...)
-	}
-	return f, all, nil
+	return h.authz.SelectBusinessKeys(r.Context(), authn.FromContext(r.Context()), res, write)
 }
 
 func (h *Handler) listBusinessKeys(w http.ResponseWriter, r *http.Request) error {

@@ -49,20 +49,16 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	subject := caller
+	hidden, err := h.authz.CheckAbout(ctx, caller, req.Principal, ref)
+	if err != nil {
+		return err
+	}
+	if hidden {
+		// Asking about someone else on a resource the caller may not see is just "no".
+		h.writeJSON(w, http.StatusOK, hiddenAnswer(req.Explain), "")
+		return nil
+	}
 	if req.Principal != "" && req.Principal != caller.Principal() {
-		// Asking about someone else needs manage on the resource; a resource the caller may
-		// not see is just "no".
-		canRead, err := h.authz.Can(ctx, caller, config.PermRead, ref)
-		if err != nil {
-			return err
-		}
-		if !canRead {
-			h.writeJSON(w, http.StatusOK, hiddenAnswer(req.Explain), "")
-			return nil
-		}
-		if err := h.authz.Require(ctx, caller, config.PermManage, ref); err != nil {
-			return err
-		}
 		if subject, err = h.identityOf(r, req.Principal); err != nil {
 			return err
 		}

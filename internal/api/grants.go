@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
-	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -56,33 +54,12 @@ func (h *Handler) grantee(ctx context.Context, p string) (string, error) {
 	return "", badRequest(`The principal must be written "user:<id>" or "email:<address>".`)
 }
 
-// noStronger refuses a role that could do more on ref than the caller can: nobody hands out
-// more than they hold.
-func (h *Handler) noStronger(ctx context.Context, caller *authn.Identity, ref string, want config.Perms) error {
-	for _, p := range []config.Perms{config.PermRead, config.PermWrite, config.PermManage} {
-		if !want.Has(p) {
-			continue
-		}
-		ok, err := h.authz.Can(ctx, caller, p, ref)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return forbidden("You cannot give a role that can do more than you can (" + p.String() + ").")
-		}
-	}
-	return nil
-}
-
 type putGrantRequest struct {
 	Role string `json:"role"`
 }
 
 func (h *Handler) putGrant(w http.ResponseWriter, r *http.Request) error {
 	caller := authn.FromContext(r.Context())
-	if err := authz.GivesGrants(caller); err != nil {
-		return err
-	}
 	var req putGrantRequest
 	if err := h.decode(w, r, &req); err != nil {
 		return err
@@ -97,11 +74,8 @@ func (h *Handler) putGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.noStronger(ctx, caller, ref, perms); err != nil {
-		return err
-	}
-	g, err := h.store.PutGrant(ctx, store.Grant{Resource: ref, Principal: principal, Role: req.Role, CreatedAt: h.clock()}, nil,
-		h.event(r, "grant.put", principal, ref))
+	g, err := h.store.PutGrant(ctx, store.Grant{Resource: ref, Principal: principal, Role: req.Role, CreatedAt: h.clock()},
+		h.authz.GrantGuard(caller, ref, perms), h.event(r, "grant.put", principal, ref))
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("The resource was")
@@ -119,7 +93,8 @@ func (h *Handler) deleteGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteGrant(ctx, ref, principal, nil, h.event(r, "grant.delete", principal, ref)); err != nil {
+	guard := h.authz.RevokeGrantGuard(authn.FromContext(ctx), ref, principal)
+	if err := h.store.DeleteGrant(ctx, ref, principal, guard, h.event(r, "grant.delete", principal, ref)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("The grant was")
 		}

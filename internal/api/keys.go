@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -111,7 +109,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	k, err := h.keyScope(ctx, id, req)
+	k, err := h.keyScope(req)
 	if err != nil {
 		return err
 	}
@@ -143,16 +141,6 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		at := k.CreatedAt.Add(time.Duration(n) * time.Second)
 		k.ExpiresAt = &at
 	}
-	if req.Plan != nil || req.Credits != nil {
-		if err := authz.SetsSpending(id); err != nil {
-			return err
-		}
-	}
-	if req.Plan != nil {
-		if k.Plan, err = h.validPlan(*req.Plan); err != nil {
-			return err
-		}
-	}
 	if k.Metadata, err = validMetadata(req.Metadata); err != nil {
 		return err
 	}
@@ -162,16 +150,18 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	if k.Credits, err = validCredits(req.Credits); err != nil {
 		return err
 	}
-	// A key created by a key stays within the creator's own limits.
-	var rolePerms config.Perms
-	if k.Role != "" {
-		rolePerms, _ = h.authz.RolePerms(k.Role)
-	}
-	if err := h.authz.NewKeyWithin(ctx, id, &k, rolePerms); err != nil {
+	guard, err := h.authz.NewKey(ctx, id, &k, req.Owner, req.Plan != nil || req.Credits != nil)
+	if err != nil {
 		return err
 	}
+	if req.Plan != nil {
+		// Named only now: a caller who may not set plans learns nothing of them.
+		if k.Plan, err = h.validPlan(*req.Plan); err != nil {
+			return err
+		}
+	}
 	if owner := k.Owner; owner != "" && owner != id.UserID {
-		// Only an admin gets here (authz.KeyOwner); the owner must exist.
+		// Only an admin names another owner (authz.KeyOwner); the owner must exist.
 		if _, err := h.store.GetUser(ctx, owner); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return notFound("The owner was")
@@ -184,9 +174,12 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	k.Prefix = credential.DisplayPrefix(secret)
-	if err := h.store.CreateKey(ctx, k, sec, nil, h.event(r, "key.create", "key:"+k.ID, k.Resource)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+	if err := h.store.CreateKey(ctx, k, sec, guard, h.event(r, "key.create", "key:"+k.ID, k.Resource)); err != nil {
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			return conflict("A key with this id already exists.")
+		case errors.Is(err, authz.ErrHidden), errors.Is(err, store.ErrNotFound):
+			return notFound("The resource was")
 		}
 		return err
 	}
@@ -195,20 +188,15 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// keyScope decides what a new key is: a business key (resource and role, no owner) owned by its
-// resource, or a personal key of its owner, optionally confined to a resource and capped to a
-// role. Nobody creates a key that could do more than they can: a business key needs manage on
-// its resource and a role within the caller's own permissions there; a key that is itself
-// limited creates only keys within its limits.
-func (h *Handler) keyScope(ctx context.Context, id *authn.Identity, req createKeyRequest) (store.Key, error) {
+// keyScope reads what a new key is asked to be: its role and the resource it is for (checked
+// against the config's roles and schema). Who may create it is authz.NewKey's to decide.
+func (h *Handler) keyScope(req createKeyRequest) (store.Key, error) {
 	var k store.Key
-	var rolePerms config.Perms
 	if req.Role != "" {
-		p, ok := h.authz.RolePerms(req.Role)
-		if !ok {
+		if _, ok := h.authz.RolePerms(req.Role); !ok {
 			return k, badRequest("role %q is not a role of this server.", req.Role)
 		}
-		k.Role, rolePerms = req.Role, p
+		k.Role = req.Role
 	}
 	if req.Resource != "" {
 		ref, err := h.parseRef("resource", req.Resource)
@@ -216,29 +204,6 @@ func (h *Handler) keyScope(ctx context.Context, id *authn.Identity, req createKe
 			return k, err
 		}
 		k.Resource = ref
-	}
-	if k.Resource != "" && k.Role != "" && req.Owner == "" {
-		// A business key: it outlives its creator and acts as key:<id> through its own grant.
-		if err := h.authz.Require(ctx, id, config.PermManage, k.Resource); err != nil {
-			return k, err
-		}
-		if err := h.noStronger(ctx, id, k.Resource, rolePerms); err != nil {
-			return k, err
-		}
-		return k, nil
-	}
-	owner, err := h.authz.KeyOwner(id, req.Owner)
-	if err != nil {
-		return k, err
-	}
-	k.Owner = owner
-	if k.Resource != "" {
-		// Confining a key to a resource the caller cannot see would reveal that it exists.
-		if ok, err := h.authz.Can(ctx, id, config.PermRead, k.Resource); err != nil {
-			return k, err
-		} else if !ok {
-			return k, notFound("The resource was")
-		}
 	}
 	return k, nil
 }
@@ -353,7 +318,7 @@ func (h *Handler) getKey(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) listKeys(w http.ResponseWriter, r *http.Request) error {
 	id := authn.FromContext(r.Context())
 	q := r.URL.Query()
-	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"), false)
+	f, err := h.keySelection(r, id, false)
 	if err != nil {
 		return err
 	}
@@ -496,39 +461,23 @@ func (h *Handler) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// keySelection decides which keys a list or bulk revoke covers: ?owner=user:<id> (oneself, or
-// anyone for an admin) and/or ?resource=type/id (the keys scoped to that resource and below it,
-// for its managers).
-func (h *Handler) keySelection(ctx context.Context, id *authn.Identity, owner, resource string, write bool) (store.KeyFilter, error) {
-	var f store.KeyFilter
-	if err := authz.KeySelectionAllowed(id, write); err != nil {
-		return f, err
+// keySelection reads ?owner=user:<id> and ?resource=type/id and asks authz.SelectKeys which
+// keys a list (or, with write, a bulk revoke) covers.
+func (h *Handler) keySelection(r *http.Request, id *authn.Identity, write bool) (store.KeyFilter, error) {
+	q := r.URL.Query()
+	owner, resource := q.Get("owner"), q.Get("resource")
+	if owner != "" {
+		if uid, ok := strings.CutPrefix(owner, "user:"); !ok || !credential.ValidID(uid) {
+			return store.KeyFilter{}, badRequest(`owner must be written "user:<id>".`)
+		}
 	}
 	if resource != "" {
-		ref, err := h.parseRef("resource", resource)
-		if err != nil {
-			return f, err
+		var err error
+		if resource, err = h.parseRef("resource", resource); err != nil {
+			return store.KeyFilter{}, err
 		}
-		if err := h.authz.Require(ctx, id, config.PermManage, ref); err != nil {
-			return f, err
-		}
-		f.Within = []string{ref}
-		if owner == "" {
-			return f, nil
-		}
-		uid, ok := strings.CutPrefix(owner, "user:")
-		if !ok || !credential.ValidID(uid) {
-			return f, badRequest(`owner must be written "user:<id>".`)
-		}
-		f.Owner = uid
-		return f, nil
 	}
-	uid, err := h.authz.KeyListOwner(id, owner, write)
-	if err != nil {
-		return f, err
-	}
-	f.Owner = uid
-	return f, nil
+	return h.authz.SelectKeys(r.Context(), id, owner, resource, write)
 }
 
 // deleteKeys revokes every key of an owner (?owner=user:<id>) or of a resource
@@ -539,7 +488,7 @@ func (h *Handler) deleteKeys(w http.ResponseWriter, r *http.Request) error {
 	if q.Get("owner") == "" && q.Get("resource") == "" {
 		return badRequest("Name whose keys to revoke: ?owner=user:<id> or ?resource=type/id.")
 	}
-	f, err := h.keySelection(r.Context(), id, q.Get("owner"), q.Get("resource"), true)
+	f, err := h.keySelection(r, id, true)
 	if err != nil {
 		return err
 	}

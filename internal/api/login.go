@@ -148,7 +148,6 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		return errInvalidCredentials
 	}
 	attempt.Succeeded()
-	h.rehash(r, u, req.Password)
 
 	tok, err := credential.Generate(h.prefixes.Personal)
 	if err != nil {
@@ -156,12 +155,19 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.clock()
 	exp := now.Add(h.pw.ttl)
-	t := store.Token{ID: credential.NewID(), Kind: store.KindPersonal, UserID: u.ID, Hash: credential.Hash(tok), ExpiresAt: &exp, CreatedAt: now}
+	// The token is bound to the password hash just checked: if the password changes before the
+	// token is stored, it is not (CONTRACT §11.36), and the login fails like a wrong password.
+	t := store.Token{ID: credential.NewID(), Kind: store.KindPersonal, UserID: u.ID, Hash: credential.Hash(tok), ExpiresAt: &exp,
+		CreatedAt: now, IssuedAgainst: u.PasswordHash}
 	ev := store.Event{At: now, Actor: "user:" + u.ID, Credential: "password", Action: actionLogin,
 		Target: "personal:" + t.ID, Result: "success", IP: ip, Count: 1}
 	if err := h.store.CreateToken(ctx, t, ev); err != nil {
+		if errors.Is(err, store.ErrChanged) {
+			return errInvalidCredentials
+		}
 		return err
 	}
+	h.rehash(r, u, req.Password)
 	noStore(w)
 	h.writeJSON(w, http.StatusOK, loginAnswer{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(h.pw.ttl / time.Second)}, "Successfully authenticated")
 	return nil

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -97,9 +95,6 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.Plan != nil {
-		if err := authz.SetsSpending(caller); err != nil {
-			return err
-		}
 		if res.Plan, err = h.validPlan(*req.Plan); err != nil {
 			return err
 		}
@@ -109,9 +104,6 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		if !h.schema.IsRoot(req.Type) {
 			return badRequest("A %s needs a parent.", req.Type)
 		}
-		if err := authz.CreatesRoot(caller); err != nil {
-			return err
-		}
 	} else {
 		if res.Parent, err = h.parseRef("parent", req.Parent); err != nil {
 			return err
@@ -120,9 +112,9 @@ func (h *Handler) createResource(w http.ResponseWriter, r *http.Request) error {
 		if !h.schema.AllowedParent(req.Type, ptype) {
 			return badRequest("A %s cannot be the parent of a %s.", ptype, req.Type)
 		}
-		if err := h.authz.Require(ctx, caller, config.PermManage, res.Parent); err != nil {
-			return err
-		}
+	}
+	if err := h.authz.NewResource(ctx, caller, res.Parent, req.Plan != nil); err != nil {
+		return err
 	}
 	err = h.store.CreateResource(ctx, res, h.event(r, "resource.create", res.Ref(), res.Ref()))
 	switch {
@@ -160,7 +152,7 @@ func (h *Handler) listResources(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("The cursor is not valid.")
 		}
 	}
-	roots, all, err := h.authz.Roots(r.Context(), caller, config.PermRead)
+	roots, all, err := h.authz.ReadableRoots(r.Context(), caller)
 	if err != nil {
 		return err
 	}
@@ -217,19 +209,15 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	var guard store.Guard
 	if req.Parent.Set {
-		newParent := ""
 		if !req.Parent.Null {
-			newParent = req.Parent.V
+			parent = req.Parent.V
 		}
-		moved, err := h.checkMove(ctx, caller, ref, typ, newParent)
-		if err != nil {
+		if err := h.checkParent(typ, parent); err != nil {
 			return err
 		}
-		if !moved {
-			req.Parent = optional[string]{} // naming the current parent moves nothing
-		}
-		parent = newParent
+		guard = h.authz.MoveGuard(caller, ref, parent)
 	}
 	res, err := h.store.UpdateResource(ctx, ref, func(x *store.Resource) error {
 		if req.Name.Set {
@@ -242,7 +230,7 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 			x.Parent = parent
 		}
 		return nil
-	}, nil, h.event(r, "resource.update", ref, ref))
+	}, guard, h.event(r, "resource.update", ref, ref))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("The resource or its new parent was")
@@ -255,46 +243,23 @@ func (h *Handler) patchResource(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkMove decides a move of ref (of type typ) under newParent ("" for a root). It reports
-// false when newParent is the current parent: nothing moves. A move takes the resource away from
-// its current parent, so it needs manage there as well as on the new one — or a manager of only
-// the resource could carry it (and its history) into another tenant — and moving a root, or
-// making one, needs an admin.
-func (h *Handler) checkMove(ctx context.Context, caller *authn.Identity, ref, typ, newParent string) (bool, error) {
-	cur, err := h.store.GetResource(ctx, ref)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return false, notFound("The resource was")
-		}
-		return false, err
-	}
-	if newParent == cur.Parent {
-		return false, nil
-	}
-	if cur.Parent == "" {
-		if err := authz.CreatesRoot(caller); err != nil {
-			return false, err
-		}
-	} else if err := h.authz.Require(ctx, caller, config.PermManage, cur.Parent); err != nil {
-		if errors.Is(err, authz.ErrHidden) {
-			return false, forbidden("Moving a resource needs manage on its current parent.")
-		}
-		return false, err
-	}
-	if newParent == "" {
+// checkParent checks that a resource of type typ may sit under parent ("" for a root) as the
+// schema says. Who may move it there is authz.MoveGuard's to decide.
+func (h *Handler) checkParent(typ, parent string) error {
+	if parent == "" {
 		if !h.schema.IsRoot(typ) {
-			return false, badRequest("A %s needs a parent.", typ)
+			return badRequest("A %s needs a parent.", typ)
 		}
-		return true, authz.CreatesRoot(caller)
+		return nil
 	}
-	if _, err := h.parseRef("parent", newParent); err != nil {
-		return false, err
+	if _, err := h.parseRef("parent", parent); err != nil {
+		return err
 	}
-	ptype, _, _ := authz.ParseRef(newParent)
+	ptype, _, _ := authz.ParseRef(parent)
 	if !h.schema.AllowedParent(typ, ptype) {
-		return false, badRequest("A %s cannot be the parent of a %s.", ptype, typ)
+		return badRequest("A %s cannot be the parent of a %s.", ptype, typ)
 	}
-	return true, h.authz.Require(ctx, caller, config.PermManage, newParent)
+	return nil
 }
 
 // deleteResource removes a resource with its descendants, their grants and every key scoped to

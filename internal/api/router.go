@@ -117,7 +117,11 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 			return
 		}
 	}
-	ctx := r.Context()
+	ctx, tracker := authz.Track(r.Context())
+	r = r.WithContext(ctx)
+	if st != nil {
+		st.decision = tracker
+	}
 	var id *authn.Identity
 	if rt.Policy.NeedsCredential() {
 		ident, err := h.authenticate(r)
@@ -175,6 +179,8 @@ type requestState struct {
 	id       string
 	route    string
 	identity *authn.Identity
+	// decision records whether the route's access was decided (nil before a route matched).
+	decision *authz.Tracker
 }
 
 type stateKey struct{}
@@ -191,14 +197,29 @@ func requestID(ctx context.Context) string {
 	return ""
 }
 
-// statusWriter records the status and size of an answer for the access log.
+// statusWriter records the status and size of an answer for the access log, and keeps default
+// deny when a handler forgets it: a route whose access was never decided (a Deferred route
+// whose handler did not ask its decider) cannot answer below 400 — the answer becomes a 500
+// and the handler's own body is dropped.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	h       *Handler
+	r       *http.Request
+	st      *requestState
+	status  int
+	bytes   int64
+	blocked bool
 }
 
 func (s *statusWriter) WriteHeader(code int) {
+	if s.blocked {
+		return
+	}
+	if s.status == 0 && code < 400 && s.st.decision != nil && !s.st.decision.Decided() {
+		s.blocked, s.status = true, http.StatusInternalServerError
+		s.h.writeError(s.ResponseWriter, s.r, fmt.Errorf("api: %s answered %d without deciding access", s.st.route, code))
+		return
+	}
 	if s.status == 0 {
 		s.status = code
 	}
@@ -207,7 +228,10 @@ func (s *statusWriter) WriteHeader(code int) {
 
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.blocked {
+		return len(b), nil
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += int64(n)
@@ -223,8 +247,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &requestState{id: h.incomingRequestID(r.Header.Get("X-Request-Id"))}
 	w.Header().Set("X-Request-Id", st.id)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, h: h, st: st}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	sw.r = r
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {

@@ -183,48 +183,63 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	var newHash string
+	u := cur
 	if req.Password != nil {
-		self := id.UserID == uid
-		if self {
-			if req.CurrentPassword == nil {
-				return badRequest("current_password is required to change your own password.")
-			}
-			if err := h.checkCurrentPassword(r, cur, *req.CurrentPassword); err != nil {
-				return err
-			}
-		}
-		if newHash, err = h.hashPassword(*req.Password, cur.Email); err != nil {
-			return err
-		}
-		// End the other personal sessions before the new password is stored: if the second
-		// step fails, the old password still works but no old session outlives the change.
-		f := store.TokenFilter{UserID: uid, Kind: store.KindPersonal}
-		if self && id.Type == authn.TypePersonal {
-			f.ExceptID = id.ID
-		}
-		if _, err := h.store.DeleteTokens(ctx, f, h.event(r, "token.revoke_personal", "user:"+uid, "")); err != nil {
+		if u, err = h.changePassword(r, id, cur, *req.Password, req.CurrentPassword); err != nil {
 			return err
 		}
 	}
-	u, err := h.store.UpdateUser(ctx, uid, func(u *store.User) error {
-		if req.Name != nil {
+	if req.Name != nil {
+		u, err = h.store.UpdateUser(ctx, uid, func(u *store.User) error {
 			u.Name = name
+			u.UpdatedAt = h.clock()
+			return nil
+		}, h.event(r, "user.update", "user:"+uid, ""))
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return notFound("The user was")
+			}
+			return err
 		}
-		if newHash != "" {
-			u.PasswordHash = newHash
-		}
-		u.UpdatedAt = h.clock()
-		return nil
-	}, h.event(r, "user.update", "user:"+uid, ""))
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("The user was")
-		}
-		return err
 	}
 	h.writeJSON(w, http.StatusOK, toUserJSON(u), "User updated")
 	return nil
+}
+
+// changePassword stores a user's new password and, in the same step, ends the user's other
+// personal access tokens (all of them when an admin sets another user's password), CONTRACT
+// §11.36. Changing one's own password needs the current one; the change is refused if the
+// password changed meanwhile, so two changes never both end up believing they won.
+func (h *Handler) changePassword(r *http.Request, id *authn.Identity, cur store.User, password string, current *string) (store.User, error) {
+	self := id.UserID == cur.ID
+	expect := ""
+	if self {
+		if current == nil {
+			return store.User{}, badRequest("current_password is required to change your own password.")
+		}
+		if err := h.checkCurrentPassword(r, cur, *current); err != nil {
+			return store.User{}, err
+		}
+		expect = cur.PasswordHash
+	}
+	hash, err := h.hashPassword(password, cur.Email)
+	if err != nil {
+		return store.User{}, err
+	}
+	keep := ""
+	if self && id.Type == authn.TypePersonal {
+		keep = id.ID
+	}
+	u, _, err := h.store.ChangePassword(r.Context(), cur.ID, expect, hash, keep, h.clock(),
+		h.event(r, "user.password_change", "user:"+cur.ID, ""))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, notFound("The user was")
+	case errors.Is(err, store.ErrChanged):
+		return store.User{}, &Error{Status: http.StatusConflict, Code: CodeConflict,
+			Message: "The password changed while this request was made; try again."}
+	}
+	return u, err
 }
 
 // checkCurrentPassword verifies the password a user gives to change their own. Wrong guesses

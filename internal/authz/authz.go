@@ -63,11 +63,22 @@ func (admin) String() string        { return "admin" }
 var Admin Policy = admin{}
 
 // UserParam is the rule for /users/{param}: the user themself or an admin. "me" names the
-// caller. Anyone else may not see the user (404).
-type UserParam struct{ Param string }
+// caller. Anyone else may not see the user (404). With Change, the account is being changed:
+// that takes a personal access token, an admin token or the bootstrap token — a key may read
+// its owner's account but never change it (403), so a stolen key cannot lock its owner out
+// (CONTRACT §11.36).
+type UserParam struct {
+	Param  string
+	Change bool
+}
 
 func (UserParam) NeedsCredential() bool { return true }
-func (p UserParam) String() string      { return "user{" + p.Param + "}" }
+func (p UserParam) String() string {
+	if p.Change {
+		return "user{" + p.Param + ",change}"
+	}
+	return "user{" + p.Param + "}"
+}
 
 // KeyParam is the rule for /keys/{param}: the key's owner, the business key itself, a manager
 // of a business key's resource, or an admin. Anyone else may not see the key (404).
@@ -82,13 +93,6 @@ type ResourceParam struct{ Perm config.Perms }
 
 func (ResourceParam) NeedsCredential() bool { return true }
 func (p ResourceParam) String() string      { return "resource{" + p.Perm.String() + "}" }
-
-// Delegated routes need a valid credential; what they may do depends on the request body or
-// query, and the handler asks the Authorizer method named in Decider.
-type Delegated struct{ Decider string }
-
-func (Delegated) NeedsCredential() bool { return true }
-func (d Delegated) String() string      { return "delegated{" + d.Decider + "}" }
 
 // Authorizer evaluates policies and checks permissions on the resource tree.
 type Authorizer struct {
@@ -115,15 +119,23 @@ func (a *Authorizer) RolePerms(role string) (config.Perms, bool) {
 
 // Evaluate decides whether the caller (nil when no credential was presented) may call a route
 // with policy p for request r.
+//
+// Every policy but Deferred settles the request's access (see Track); a Deferred route's
+// handler settles it by asking its decider.
 func (a *Authorizer) Evaluate(ctx context.Context, id *authn.Identity, p Policy, r *http.Request) error {
 	if !p.NeedsCredential() {
+		settle(ctx)
 		return nil
 	}
 	if id == nil {
 		return ErrUnauthenticated
 	}
+	if _, ok := p.(Deferred); ok {
+		return nil
+	}
+	defer settle(ctx)
 	switch p := p.(type) {
-	case authenticated, Delegated:
+	case authenticated:
 		return nil
 	case admin:
 		if id.Admin() {
@@ -132,6 +144,9 @@ func (a *Authorizer) Evaluate(ctx context.Context, id *authn.Identity, p Policy,
 		return ErrForbidden
 	case UserParam:
 		_, err := a.UserTarget(id, r.PathValue(p.Param))
+		if err == nil && p.Change && id.Type == authn.TypeKey {
+			return forbid("A key cannot change its owner's account; use a personal access token.")
+		}
 		return err
 	case KeyParam:
 		return a.keyAccess(ctx, id, r.PathValue(p.Param))
@@ -226,27 +241,6 @@ func KeySelectionAllowed(id *authn.Identity, write bool) error {
 		return ErrForbidden
 	}
 	return nil
-}
-
-// KeyListOwner decides whose keys a caller may list (or, with write, revoke in bulk) when it
-// asks for owner=requested
-// ("user:<id>" or empty). Admins may list anyone's, and every key when they name no owner;
-// others only their own, and asking for another user's keys is answered as if that user did not
-// exist. An empty owner in the answer means every key.
-func (a *Authorizer) KeyListOwner(id *authn.Identity, requested string, write bool) (string, error) {
-	if err := KeySelectionAllowed(id, write); err != nil {
-		return "", err
-	}
-	if requested == "" {
-		if id.Admin() {
-			return "", nil // an admin may read every key
-		}
-		if id.UserID == "" {
-			return "", ErrHidden
-		}
-		return id.UserID, nil
-	}
-	return ownerOf(id, requested, ErrHidden)
 }
 
 // ownerOf parses owner "user:<id>" and allows it for admins and the user themself; anyone else

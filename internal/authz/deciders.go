@@ -85,11 +85,26 @@ func EndsAllSessions(id *authn.Identity) error {
 	return nil
 }
 
-// NewKeyWithin keeps a key that a key creates within the creator's own limits: inside its
+// inheritLimits gives a key that a key creates the creator's networks and expiry when it names
+// none of its own (k is updated); newKeyWithin then checks the rest.
+func inheritLimits(id *authn.Identity, k *store.Key) {
+	if id.Type != authn.TypeKey || id.Key == nil {
+		return
+	}
+	parent := id.Key
+	if len(parent.AllowedCIDRs) > 0 && len(k.AllowedCIDRs) == 0 {
+		k.AllowedCIDRs = append([]string(nil), parent.AllowedCIDRs...)
+	}
+	if parent.ExpiresAt != nil && k.ExpiresAt == nil {
+		at := *parent.ExpiresAt
+		k.ExpiresAt = &at
+	}
+}
+
+// newKeyWithin keeps a key that a key creates within the creator's own limits: inside its
 // confining resource, within its role cap, working from networks inside its own, and expiring
-// no later. A child that names no networks or expiry takes the creator's (k is updated).
-// rolePerms are the permissions of k.Role.
-func (a *Authorizer) NewKeyWithin(ctx context.Context, id *authn.Identity, k *store.Key, rolePerms config.Perms) error {
+// no later. rolePerms are the permissions of k.Role.
+func (a *Authorizer) newKeyWithin(ctx context.Context, id *authn.Identity, k store.Key, rolePerms config.Perms) error {
 	if id.Type != authn.TypeKey || id.Key == nil {
 		return nil
 	}
@@ -114,20 +129,11 @@ func (a *Authorizer) NewKeyWithin(ctx context.Context, id *authn.Identity, k *st
 			}
 		}
 	}
-	if len(parent.AllowedCIDRs) > 0 {
-		if len(k.AllowedCIDRs) == 0 {
-			k.AllowedCIDRs = append([]string(nil), parent.AllowedCIDRs...)
-		} else if !cidrsWithin(k.AllowedCIDRs, parent.AllowedCIDRs) {
-			return forbid("A key created by this key must work only from networks inside this key's allowed_cidrs.")
-		}
+	if len(parent.AllowedCIDRs) > 0 && !cidrsWithin(k.AllowedCIDRs, parent.AllowedCIDRs) {
+		return forbid("A key created by this key must work only from networks inside this key's allowed_cidrs.")
 	}
-	if parent.ExpiresAt != nil {
-		if k.ExpiresAt == nil {
-			at := *parent.ExpiresAt
-			k.ExpiresAt = &at
-		} else if k.ExpiresAt.After(*parent.ExpiresAt) {
-			return forbid("A key created by this key must expire no later than this key.")
-		}
+	if parent.ExpiresAt != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*parent.ExpiresAt)) {
+		return forbid("A key created by this key must expire no later than this key.")
 	}
 	return nil
 }

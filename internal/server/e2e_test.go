@@ -200,7 +200,10 @@ func TestErrorContract(t *testing.T) {
 		{"another user's key is invisible", req{method: "GET", path: "/v1/keys/k2", token: u1}, 404, "not_found"},
 		{"another user's key cannot be revoked", req{method: "DELETE", path: "/v1/keys/k2", token: u1}, 404, "not_found"},
 		{"another user is invisible", req{method: "GET", path: "/v1/users/u2", token: u1}, 404, "not_found"},
-		{"another user's keys are invisible", req{method: "GET", path: "/v1/keys?owner=user:u2", token: u1}, 404, "not_found"},
+		{"another user's keys are refused (§11.37)", req{method: "GET", path: "/v1/keys?owner=user:u2", token: u1}, 403, "forbidden"},
+		{"a missing user's keys are refused alike", req{method: "GET", path: "/v1/keys?owner=user:nobody", token: u1}, 403, "forbidden"},
+		{"bulk revoke of another user's keys", req{method: "DELETE", path: "/v1/keys?owner=user:u2", token: u1}, 403, "forbidden"},
+		{"bulk revoke of a missing user's keys", req{method: "DELETE", path: "/v1/keys?owner=user:nobody", token: u1}, 403, "forbidden"},
 		{"key for another user", req{method: "POST", path: "/v1/keys", token: u1, body: `{"name": "x", "owner": "user:u2"}`}, 403, "forbidden"},
 		{"key for a user that does not exist", req{method: "POST", path: "/v1/keys", token: u1, body: `{"name": "x", "owner": "user:nobody"}`}, 403, "forbidden"},
 		{"bootstrap key without owner", req{method: "POST", path: "/v1/keys", token: boot, body: `{"name": "x"}`}, 400, "invalid_request"},
@@ -386,11 +389,13 @@ func TestUsersPaginationAndSelf(t *testing.T) {
 	if me["id"] != "c" {
 		t.Fatalf("/v1/users/me = %v", me)
 	}
-	p := in.must(200, req{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"name": "Cee"}`}).json(t)
+	// A key reads its owner's account but never changes it (§11.36).
+	in.must(403, req{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"name": "Cee"}`})
+	in.must(403, req{method: "PATCH", path: "/v1/users/c", token: tok, body: `{"password": "a long enough new password", "current_password": "wrong guess"}`})
+	p := in.must(200, req{method: "PATCH", path: "/v1/users/c", token: boot, body: `{"name": "Cee"}`}).json(t)
 	if p["name"] != "Cee" || p["email"] != "c@example.com" {
 		t.Fatalf("patched user = %v", p)
 	}
-	in.must(400, req{method: "PATCH", path: "/v1/users/c", token: tok, body: `{"password": "a long enough new password"}`}) // no current_password
 
 	// Deleting a user revokes every credential it owns.
 	in.must(204, req{method: "DELETE", path: "/v1/users/c", token: boot})

@@ -233,8 +233,10 @@ type KeyFilter struct {
 	// Within, when non-nil, keeps only keys whose Resource is one of these resources or a
 	// descendant of one; an empty non-nil slice selects nothing.
 	Within []string
-	// Business selects only keys without an owner.
-	Business bool
+	// Business selects only keys without an owner; with AlsoOwner, also the keys of that
+	// user.
+	Business  bool
+	AlsoOwner string
 }
 
 // Secret kinds: what a stored hash stands for.

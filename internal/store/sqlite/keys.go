@@ -185,7 +185,11 @@ func keyWhere(f store.KeyFilter) (string, []any) {
 		cond += " AND resource = ?"
 		args = append(args, f.Resource)
 	}
-	if f.Business {
+	switch {
+	case f.Business && f.AlsoOwner != "":
+		cond += " AND (owner IS NULL OR owner = ?)"
+		args = append(args, f.AlsoOwner)
+	case f.Business:
 		cond += " AND owner IS NULL"
 	}
 	return cond, args
