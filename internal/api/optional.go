@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 )
 
 // optional is a PATCH field: absent (Set false), null (Null true) or a value.
@@ -11,6 +12,8 @@ type optional[T any] struct {
 	Null bool
 	V    T
 }
+
+func (*optional[T]) wrappedType() reflect.Type { return reflect.TypeFor[T]() }
 
 func (o *optional[T]) UnmarshalJSON(b []byte) error {
 	o.Set = true

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"net/http"
 	"strings"
 )
@@ -90,6 +91,13 @@ func decodeJSON(data []byte, dst any) error {
 // decodeOne decodes exactly one JSON value from data into dst: strict refuses unknown fields
 // (the native API); lenient ignores them (RFC 7009 revocation, whose senders add their own).
 func decodeOne(data []byte, dst any, strict bool) error {
+	var t reflect.Type
+	if strict {
+		t = reflect.TypeOf(dst)
+	}
+	if err := checkJSON(data, t); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if strict {
 		dec.DisallowUnknownFields()

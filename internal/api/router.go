@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/audit"
@@ -269,11 +268,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.metrics.observe(st.route, status, d)
 	}()
-	if err := checkPath(r.URL.Path); err != nil {
+	if err := checkTarget(r); err != nil {
 		h.writeError(sw, r, err)
 		return
 	}
 	h.mux.ServeHTTP(sw, r)
+}
+
+// checkTarget refuses request targets no route can take, with the contract's body rather than
+// the bare answers net/http would give (CONTRACT §11.41): "*" with any method but OPTIONS
+// (net/http answers OPTIONS * itself), a query string that does not parse, and the paths
+// checkPath refuses.
+func checkTarget(r *http.Request) error {
+	if r.RequestURI == "*" {
+		return badRequest("The request target * is only for OPTIONS.")
+	}
+	if r.URL.RawQuery != "" {
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			return badRequest("The query string is malformed.")
+		}
+	}
+	return checkPath(r.URL.Path)
 }
 
 // checkPath answers the paths the mux would otherwise redirect: a "." or ".." segment is a bad
@@ -326,23 +341,45 @@ func (h *Handler) accessLog(r *http.Request, sw *statusWriter, st *requestState,
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 
-// logPath is the path as the access log writes it: a segment shaped like a lanyard token (a
-// client that pasted a secret into a URL) is replaced, so the log never holds one.
+// logPath is the path as the access log writes it: anything in it shaped like a lanyard token
+// (a client that pasted a secret into a URL, on its own or inside a longer segment) is written
+// as [token], so the log never holds one (CONTRACT §11.40). The query is never logged.
 func logPath(p string) string {
 	if !strings.Contains(p, "_") {
 		return p
 	}
-	segs := strings.Split(p, "/")
-	changed := false
-	for i, seg := range segs {
-		if authn.LooksFormatted(seg) {
-			segs[i], changed = "[token]", true
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] != '_' {
+			continue
 		}
+		start := i
+		for start > last && isAlnum(p[start-1]) {
+			start--
+		}
+		end := i + 1
+		for end < len(p) && isAlnum(p[end]) {
+			end++
+		}
+		// A long enough run of base62 after '_' is a token body even when the prefix before
+		// it was taken by the token just before (two pasted back to back).
+		if end-i-1 < credential.RandomLen+credential.ChecksumLen {
+			continue
+		}
+		b.WriteString(p[last:start])
+		b.WriteString("[token]")
+		last, i = end, end-1
 	}
-	if !changed {
+	if last == 0 {
 		return p
 	}
-	return strings.Join(segs, "/")
+	b.WriteString(p[last:])
+	return b.String()
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 // incomingRequestID keeps a client's X-Request-Id when it is short and plain, else makes one.
@@ -364,19 +401,10 @@ func (h *Handler) incomingRequestID(v string) string {
 	return h.ids.next()
 }
 
-// requestIDs makes request ids: a random prefix chosen once per process and a counter, so
-// that ids are unique across restarts and nodes without reading crypto/rand per request.
-type requestIDs struct {
-	prefix string
-	n      atomic.Uint64
-}
+// requestIDs makes request ids: 16 random base62 characters each (95 bits), so that an id
+// tells a client nothing about how many requests the server answered (CONTRACT §11.60).
+type requestIDs struct{}
 
-func newRequestIDs() *requestIDs { return &requestIDs{prefix: credential.NewID()[:10]} }
+func newRequestIDs() *requestIDs { return &requestIDs{} }
 
-func (g *requestIDs) next() string {
-	var buf [32]byte
-	b := append(buf[:0], g.prefix...)
-	b = append(b, '-')
-	b = strconv.AppendUint(b, g.n.Add(1), 36)
-	return string(b)
-}
+func (*requestIDs) next() string { return credential.NewID()[:16] }

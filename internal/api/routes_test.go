@@ -150,6 +150,49 @@ func TestFailsClosed(t *testing.T) {
 	}
 }
 
+// TestRequestTargets: targets no route can take get the contract's 400 body (§11.41).
+func TestRequestTargets(t *testing.T) {
+	h := newTestHandler(t)
+	for _, tt := range []struct {
+		method, target string
+		want           int
+	}{
+		{"GET", "*", 400},
+		{"POST", "*", 400},
+		{"GET", "/v1/keys?owner=%zz", 400},
+		{"GET", "/v1/keys?owner=user:a&limit=%", 400},
+		{"GET", "/healthz?x=1", 200},
+	} {
+		r := httptest.NewRequest(tt.method, "/", nil)
+		r.RequestURI = tt.target
+		if tt.target != "*" {
+			r = httptest.NewRequest(tt.method, tt.target, nil)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != tt.want {
+			t.Errorf("%s %s = %d %s, want %d", tt.method, tt.target, rec.Code, rec.Body, tt.want)
+		}
+		if tt.want == 400 && !strings.Contains(rec.Body.String(), `"invalid_request"`) {
+			t.Errorf("%s %s: body %s is not the contract's error", tt.method, tt.target, rec.Body)
+		}
+	}
+}
+
+func TestRequestIDsAreRandom(t *testing.T) {
+	h := newTestHandler(t)
+	seen := map[string]bool{}
+	for range 100 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+		id := rec.Header().Get("X-Request-Id")
+		if len(id) != 16 || seen[id] {
+			t.Fatalf("request id %q: want 16 random characters, never twice", id)
+		}
+		seen[id] = true
+	}
+}
+
 func TestLogPathHidesTokens(t *testing.T) {
 	tok, _ := credential.Generate("lk")
 	for in, want := range map[string]string{
@@ -157,9 +200,40 @@ func TestLogPathHidesTokens(t *testing.T) {
 		"/v1/keys/" + tok:              "/v1/keys/[token]",
 		"/v1/keys/" + tok + "/reissue": "/v1/keys/[token]/reissue",
 		"/v1/users/a_b":                "/v1/users/a_b",
+		// §11.40: found anywhere, not only as a whole segment.
+		"/v1/keys/x" + tok + "y":       "/v1/keys/[token]",
+		"/v1/keys/k1;token=" + tok:     "/v1/keys/k1;token=[token]",
+		"/v1/keys/a-" + tok + "-b":     "/v1/keys/a-[token]-b",
+		"/" + tok + tok:                "/[token][token]",
+		"/v1/check/" + tok + "/" + tok: "/v1/check/[token]/[token]",
+		"/v1/keys/Bearer " + tok:       "/v1/keys/Bearer [token]",
 	} {
 		if got := logPath(in); got != want {
 			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzLogPath: whatever path a client sends, the logged form holds no run that could be a
+// token's body ('_' and 33 base62 characters).
+func FuzzLogPath(f *testing.F) {
+	tok, _ := credential.Generate("lk")
+	for _, s := range []string{"/v1/keys/k1", "/" + tok, "/a_" + tok + "_b", "/" + tok + tok} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		out := logPath(p)
+		for i := 0; i < len(out); i++ {
+			if out[i] != '_' {
+				continue
+			}
+			n := 0
+			for j := i + 1; j < len(out) && isAlnum(out[j]); j++ {
+				n++
+			}
+			if n >= credential.RandomLen+credential.ChecksumLen {
+				t.Fatalf("logPath(%q) = %q still holds a token body", p, out)
+			}
+		}
+	})
 }
