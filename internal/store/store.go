@@ -134,8 +134,10 @@ type Store interface {
 	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
 }
 
-// Hash is the SHA-256 of a secret. Only hashes are stored.
-type Hash [32]byte
+// Hash is the SHA-256 of a secret, as credential.Hash computes it. Only hashes are stored. It is
+// an alias, not a type of its own, so that credential (token formats, pure functions) needs
+// nothing from store.
+type Hash = [32]byte
 
 // Page selects a slice of a list ordered by (CreatedAt, ID): the records strictly after the
 // position (AfterCreated, AfterID), at most Limit of them. A zero position starts at the first.
