@@ -97,6 +97,11 @@ type Store interface {
 	InitBootstrap(ctx context.Context, t Token, ev Event) (bool, error)
 	// ResetBootstrap replaces any bootstrap token with t.
 	ResetBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
+	// ReplaceBootstrap puts t in place of a bootstrap token whose hash is not t's, with ev, and
+	// reports the replaced token's id in Revoked.TokenIDs. A store that holds t already, or no
+	// bootstrap token at all (never bootstrapped, or its token was revoked), is left unchanged
+	// and gets no event: unlike ResetBootstrap, it never brings a revoked bootstrap token back.
+	ReplaceBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
 
 	// CreateResource stores a resource. ErrConflict when its type/id is taken; ErrNotFound when
 	// its Parent does not exist. The store does not check the schema (the caller does).
