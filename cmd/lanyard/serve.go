@@ -81,7 +81,9 @@ func newServeCmd(e env) *cobra.Command {
 				newLogger(e.stderr, early).Error("lanyard cannot start", "error", err.Error())
 				return &quietError{err}
 			}
-			// A short LANYARD_BOOTSTRAP_TOKEN is refused before anything else, the store included.
+			// A LANYARD_BOOTSTRAP_TOKEN that no request could present (too short or long, a
+			// space, a character that is not printable ASCII) is refused before anything else,
+			// the store included; Run refuses one shaped like a token it would not accept.
 			if err := server.CheckBootstrapEnv(e.getenv); err != nil {
 				return fail(err)
 			}

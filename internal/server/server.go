@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -36,8 +37,12 @@ import (
 // BootstrapEnv names the variable that sets the bootstrap admin token.
 const BootstrapEnv = "LANYARD_BOOTSTRAP_TOKEN"
 
-// MinBootstrapLen is the shortest bootstrap token lanyard accepts from the environment.
-const MinBootstrapLen = 32
+// The lengths of a bootstrap token lanyard accepts from the environment (CONTRACT §11.39). The
+// upper bound is the longest credential lanyard reads from a request (authn.MaxTokenLen).
+const (
+	MinBootstrapLen = 32
+	MaxBootstrapLen = 512
+)
 
 // Options are what Run needs beyond the config.
 type Options struct {
@@ -65,11 +70,51 @@ type Options struct {
 	Started func(addr string)
 }
 
-// CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but too short. Call it before
-// anything touches the store.
+// CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but is not 32 to 512
+// printable ASCII characters without spaces (0x21 to 0x7E): a value no request could present.
+// Call it before anything touches the store. The error never holds the value.
 func CheckBootstrapEnv(getenv func(string) string) error {
-	if v := getenv(BootstrapEnv); v != "" && len(v) < MinBootstrapLen {
-		return fmt.Errorf("%s must be at least %d characters", BootstrapEnv, MinBootstrapLen)
+	v := getenv(BootstrapEnv)
+	if v == "" {
+		return nil
+	}
+	want := fmt.Sprintf("%s must be %d to %d printable ASCII characters without spaces", BootstrapEnv, MinBootstrapLen, MaxBootstrapLen)
+	n := utf8.RuneCountInString(v)
+	i := 0
+	for _, r := range v {
+		i++
+		var what string
+		switch {
+		case r == ' ':
+			what = "a space"
+		case r < 0x20 || r == 0x7f:
+			what = "a control character"
+		case r > 0x7f:
+			what = "not ASCII"
+		default:
+			continue
+		}
+		return fmt.Errorf("%s, but its character %d of %d is %s", want, i, n, what)
+	}
+	if len(v) < MinBootstrapLen || len(v) > MaxBootstrapLen {
+		return fmt.Errorf("%s, but it has %d characters", want, len(v))
+	}
+	return nil
+}
+
+// checkBootstrapShape refuses a LANYARD_BOOTSTRAP_TOKEN that the credential resolver would
+// refuse before any lookup (one shaped like a lanyard token, with a wrong checksum or a prefix
+// this config does not issue): stored, it could never be used.
+func checkBootstrapShape(getenv func(string) string, p authn.Prefixes) error {
+	v := getenv(BootstrapEnv)
+	if v == "" {
+		return nil
+	}
+	var ref *authn.RefusedError
+	if err := p.CheckShape(v, false); errors.As(err, &ref) {
+		return fmt.Errorf("%s would be refused as a credential (%s): it has the shape of a lanyard token; choose a value that is not one, or a token this configuration issues", BootstrapEnv, ref.Detail)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -131,6 +176,9 @@ func Run(ctx context.Context, o Options) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+		return err
+	}
+	if err := checkBootstrapShape(o.Getenv, prefixesOf(cfg)); err != nil {
 		return err
 	}
 	if err := Unsupported(cfg); err != nil {
@@ -249,13 +297,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	prefixes := authn.Prefixes{
-		Key:       cfg.Tokens.KeyPrefix,
-		Secret:    cfg.Tokens.SecretPrefix,
-		Personal:  cfg.Tokens.PersonalPrefix,
-		Admin:     cfg.Tokens.AdminPrefix,
-		Bootstrap: cfg.Tokens.BootstrapPrefix,
-	}
+	prefixes := prefixesOf(cfg)
 	resolver := authn.NewResolver(st, prefixes, o.Now)
 	refusals := audit.NewRefusals(st, o.Now, log)
 	pwParams := credential.Params{
@@ -302,6 +344,17 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		},
 	})
 	return h, resolver, refusals, err
+}
+
+// prefixesOf is the config's token prefixes, as the credential resolver takes them.
+func prefixesOf(cfg *config.Config) authn.Prefixes {
+	return authn.Prefixes{
+		Key:       cfg.Tokens.KeyPrefix,
+		Secret:    cfg.Tokens.SecretPrefix,
+		Personal:  cfg.Tokens.PersonalPrefix,
+		Admin:     cfg.Tokens.AdminPrefix,
+		Bootstrap: cfg.Tokens.BootstrapPrefix,
+	}
 }
 
 // newRegistry is the Prometheus registry /metrics serves: the Go runtime and process series,
