@@ -1,11 +1,15 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+var generatedBootstrap = regexp.MustCompile(`(?m)^lb_[0-9A-Za-z]{33}$`)
 
 // TestServeRefusesABadBootstrapToken: a LANYARD_BOOTSTRAP_TOKEN that is not 32 to 512 printable
 // ASCII characters without spaces stops serve with exit 1 before the data directory exists, and
@@ -35,5 +39,33 @@ func TestServeRefusesABadBootstrapToken(t *testing.T) {
 				t.Fatalf("the data directory was created (%v)", err)
 			}
 		})
+	}
+}
+
+// TestServeOnATakenAddressPrintsNoToken: a serve that cannot listen exits 1 without printing
+// (or storing) a bootstrap token, and the next serve on a free address prints one that works.
+func TestServeOnATakenAddressPrintsNoToken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	vars := map[string]string{"LANYARD_DATA": dir}
+	code, _, errs := cli(t, vars, "", "serve", "--addr", taken.Addr().String(), "--config", cheapConfig(t))
+	if code != 1 {
+		t.Fatalf("serve on a taken address: exit %d: %s", code, errs)
+	}
+	if strings.Contains(errs, "lb_") {
+		t.Fatalf("serve on a taken address printed a token: %q", errs)
+	}
+
+	addr, stderr := serve(t, vars, "--addr", "127.0.0.1:0", "--config", cheapConfig(t))
+	tok := generatedBootstrap.FindString(stderr.String())
+	if tok == "" {
+		t.Fatalf("the next serve printed no bootstrap token: %s", stderr.String())
+	}
+	if code, _, errs := cli(t, map[string]string{"LANYARD_ADDR": addr, "LANYARD_TOKEN": tok}, "", "users", "list"); code != 0 {
+		t.Fatalf("the printed token does not work: %s", errs)
 	}
 }

@@ -2,13 +2,20 @@ package server
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/lanyardhq/lanyard/internal/credential"
 )
+
+// generatedToken finds the bootstrap token a start printed on a line of its own, or "".
+func generatedToken(stderr string) string {
+	return regexp.MustCompile(`(?m)^lb_[0-9A-Za-z]{33}$`).FindString(stderr)
+}
 
 func TestCheckBootstrapEnv(t *testing.T) {
 	printable := `!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_` + "`abcdefghijklmnopqrstuvwxyz{|}~"
@@ -94,5 +101,62 @@ func TestBadBootstrapTokenRefusedBeforeTheStore(t *testing.T) {
 				t.Fatalf("the store was touched: %v", statErr)
 			}
 		})
+	}
+}
+
+// TestTakenAddressConsumesNoBootstrapToken: the generated token is made and printed only once
+// the listener is bound, so a start that cannot listen prints nothing and stores nothing, and
+// the next start prints a token that works.
+func TestTakenAddressConsumesNoBootstrapToken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.Server.Addr = taken.Addr().String()
+	var stderr syncBuffer
+	err = Run(t.Context(), Options{
+		Config: cfg,
+		Stderr: &stderr,
+		Getenv: func(string) string { return "" },
+	})
+	if err == nil {
+		t.Fatal("Run served on an address in use")
+	}
+	if out := stderr.String(); strings.Contains(out, "lb_") {
+		t.Fatalf("a start that could not listen printed a token: %q", out)
+	}
+	if evs := events(t, dir, "bootstrap.create"); len(evs) != 0 {
+		t.Fatalf("a start that could not listen created the bootstrap token: %+v", evs)
+	}
+
+	next := start(t, startOpts{dataDir: dir, env: map[string]string{}})
+	tok := generatedToken(next.stderr.String())
+	if tok == "" {
+		t.Fatalf("the next start printed no bootstrap token: %q", next.stderr.String())
+	}
+	next.must(200, req{method: "GET", path: "/v1/me", token: tok})
+}
+
+// TestUnusableCertificateTouchesNoStore: the TLS certificate is loaded before the store is
+// opened, so a start that could never serve leaves no data directory (and no bootstrap token)
+// behind.
+func TestUnusableCertificateTouchesNoStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never")
+	cfg := testConfig(dir)
+	cfg.Server.TLSCert = filepath.Join(t.TempDir(), "missing.crt")
+	cfg.Server.TLSKey = filepath.Join(t.TempDir(), "missing.key")
+	var stderr syncBuffer
+	err := Run(t.Context(), Options{Config: cfg, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	if err == nil {
+		t.Fatal("Run served without its certificate")
+	}
+	if strings.Contains(stderr.String(), "lb_") {
+		t.Fatalf("a start without its certificate printed a token: %q", stderr.String())
+	}
+	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+		t.Fatalf("the store was touched: %v", statErr)
 	}
 }

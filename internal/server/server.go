@@ -1,6 +1,7 @@
-// Package server wires lanyard together from a validated config: it opens the store, makes sure
-// the bootstrap admin token exists, builds the credential pipeline (cache, resolver, authorizer)
-// and the native API, and serves HTTP(S) until its context ends, then shuts down gracefully.
+// Package server wires lanyard together from a validated config: it opens the store, builds the
+// credential pipeline (cache, resolver, authorizer) and the native API, listens, makes sure the
+// bootstrap admin token exists, and serves HTTP(S) until its context ends, then shuts down
+// gracefully.
 // `lanyard serve` and the end-to-end tests share Run, so the tests exercise exactly the wiring
 // users run.
 package server
@@ -57,7 +58,7 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Listener, when set, is served instead of listening on the config's address (tests pass
-	// one on 127.0.0.1:0).
+	// one on 127.0.0.1:0). Run closes it when it returns.
 	Listener net.Listener
 	// Hasher overrides the password hasher built from the config (tests use cheap parameters
 	// through the config instead; this is for injecting a counting hasher).
@@ -175,6 +176,9 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Listener != nil {
+		defer o.Listener.Close() // Serve closes it too; this covers every return before Serve
+	}
 	if err := CheckBootstrapEnv(o.Getenv); err != nil {
 		return err
 	}
@@ -184,16 +188,20 @@ func Run(ctx context.Context, o Options) error {
 	if err := Unsupported(cfg); err != nil {
 		return err
 	}
+	var tlsConfig *tls.Config
+	if cfg.Server.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 
 	base, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer base.Close()
-
-	if err := ensureBootstrap(ctx, base, cfg, o, log); err != nil {
-		return err
-	}
 
 	st := cache.New(base, cache.Options{
 		Size:        cfg.Cache.Size,
@@ -203,6 +211,21 @@ func Run(ctx context.Context, o Options) error {
 	})
 	h, resolver, refusals, err := buildAPI(cfg, st, o, log)
 	if err != nil {
+		return err
+	}
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
+	// The bootstrap token is made (and a generated one printed) only now that the address is
+	// ours: a start that cannot listen leaves the store as it found it, and the next start
+	// still prints a token. It writes through the cache, as every change does, so that no
+	// entry of a replaced token outlives it.
+	if err := ensureBootstrap(ctx, st, cfg, o, log); err != nil {
 		return err
 	}
 
@@ -216,22 +239,9 @@ func Run(ctx context.Context, o Options) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnState:         o.ConnState,
+		TLSConfig:         tlsConfig,
 	}
-	tlsOn := cfg.Server.TLSCert != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
-		if err != nil {
-			return fmt.Errorf("loading the TLS certificate: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
-			return err
-		}
-	}
+	tlsOn := tlsConfig != nil
 
 	// Background writers run until the server has stopped taking requests, then flush once
 	// more on a context that outlives ctx.
