@@ -69,3 +69,19 @@ func TestServeOnATakenAddressPrintsNoToken(t *testing.T) {
 		t.Fatalf("the printed token does not work: %s", errs)
 	}
 }
+
+// TestBootstrapResetWarnsOfTheVariable: reset still prints only the new token on stdout, and
+// says on stderr that a serve with LANYARD_BOOTSTRAP_TOKEN set would replace it.
+func TestBootstrapResetWarnsOfTheVariable(t *testing.T) {
+	dir := t.TempDir()
+	const chosen = "a-chosen-bootstrap-token-0123456789abcdef"
+	vars := map[string]string{"LANYARD_DATA": dir, "LANYARD_BOOTSTRAP_TOKEN": chosen}
+	serve(t, vars, "--addr", "127.0.0.1:0", "--config", cheapConfig(t))
+	code, out, errs := cli(t, vars, "", "bootstrap", "reset", "--config", cheapConfig(t))
+	if code != 0 || !regexp.MustCompile(`^lb_[0-9A-Za-z]{33}\n$`).MatchString(out) {
+		t.Fatalf("bootstrap reset: %d %q %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "LANYARD_BOOTSTRAP_TOKEN is set") || strings.Contains(errs, chosen) {
+		t.Fatalf("reset's note about the variable: %q", errs)
+	}
+}

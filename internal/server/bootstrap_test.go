@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
 
 // generatedToken finds the bootstrap token a start printed on a line of its own, or "".
@@ -102,6 +104,106 @@ func TestBadBootstrapTokenRefusedBeforeTheStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBootstrapEnvReplacesAnotherToken is the newcomer's path: a first start without
+// LANYARD_BOOTSTRAP_TOKEN generates a token, a later start with the variable makes its value the
+// bootstrap token and the generated one stops working; the replacement is logged and audited,
+// showing neither token. The same value again changes nothing; another value replaces it again,
+// and so does one set after `lanyard bootstrap reset`.
+func TestBootstrapEnvReplacesAnotherToken(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, startOpts{dataDir: dir, env: map[string]string{}})
+	generated := generatedToken(first.stderr.String())
+	if generated == "" {
+		t.Fatalf("no generated bootstrap token in %q", first.stderr.String())
+	}
+	first.must(200, req{method: "GET", path: "/v1/me", token: generated})
+	first.must(201, req{method: "POST", path: "/v1/users", token: generated, body: `{"id": "u1", "email": "u1@example.com"}`})
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	chosen := "the-bootstrap-token-a-newcomer-chose-0123"
+	var logs syncBuffer
+	second := start(t, startOpts{dataDir: dir, env: map[string]string{BootstrapEnv: chosen}, logs: &logs})
+	second.must(401, req{method: "GET", path: "/v1/me", token: generated})
+	if me := second.must(200, req{method: "GET", path: "/v1/me", token: chosen}).json(t); me["admin"] != true {
+		t.Fatalf("the chosen token is not the bootstrap token: %v", me)
+	}
+	second.must(200, req{method: "GET", path: "/v1/users/u1", token: chosen}) // the store is the same
+	if !strings.Contains(logs.String(), "replaced the bootstrap admin token") {
+		t.Errorf("the replacement was not logged: %q", logs.String())
+	}
+	for _, out := range []string{logs.String(), second.stderr.String()} {
+		if strings.Contains(out, chosen) || strings.Contains(out, generated) || generatedToken(out) != "" {
+			t.Fatalf("a start that replaced the bootstrap token showed a token: %q", out)
+		}
+	}
+	if err := second.stop(); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(t, dir, "bootstrap.replace")
+	if len(evs) != 1 || evs[0].Actor != "lanyard" || evs[0].Target != "bootstrap" || evs[0].Result != "success" {
+		t.Fatalf("replacement events %+v, want one by lanyard on the bootstrap token", evs)
+	}
+	if s := evs[0].Detail + evs[0].Credential + evs[0].Target; strings.Contains(s, chosen) || strings.Contains(s, generated) {
+		t.Fatalf("the replacement event holds a token: %+v", evs[0])
+	}
+
+	// The same value again: nothing changes, nothing is audited.
+	var thirdLogs syncBuffer
+	third := start(t, startOpts{dataDir: dir, env: map[string]string{BootstrapEnv: chosen}, logs: &thirdLogs})
+	third.must(200, req{method: "GET", path: "/v1/me", token: chosen})
+	if strings.Contains(thirdLogs.String(), "replaced") {
+		t.Errorf("a start with the stored value replaced it: %q", thirdLogs.String())
+	}
+	if err := third.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events(t, dir, "bootstrap.replace")); n != 1 {
+		t.Fatalf("%d replacement events after a start with the same value, want 1", n)
+	}
+
+	// A start without the variable keeps whatever the store holds and prints nothing.
+	fourth := start(t, startOpts{dataDir: dir, env: map[string]string{}})
+	fourth.must(200, req{method: "GET", path: "/v1/me", token: chosen})
+	if out := fourth.stderr.String(); generatedToken(out) != "" {
+		t.Fatalf("a start on a bootstrapped store printed a token: %q", out)
+	}
+	if err := fourth.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After `lanyard bootstrap reset`, a start with the variable set replaces reset's token too.
+	reset := resetBootstrap(t, dir)
+	rotated := "a-rotated-bootstrap-token-0123456789abcdef"
+	fifth := start(t, startOpts{dataDir: dir, env: map[string]string{BootstrapEnv: rotated}})
+	fifth.must(401, req{method: "GET", path: "/v1/me", token: reset})
+	fifth.must(401, req{method: "GET", path: "/v1/me", token: chosen})
+	fifth.must(200, req{method: "GET", path: "/v1/me", token: rotated})
+	if err := fifth.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(events(t, dir, "bootstrap.replace")); n != 2 {
+		t.Fatalf("%d replacement events, want 2", n)
+	}
+}
+
+// resetBootstrap does what `lanyard bootstrap reset` does on the store in dir and returns the
+// new token.
+func resetBootstrap(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tok, err := ResetBootstrap(t.Context(), db, testConfig(dir), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // TestTakenAddressConsumesNoBootstrapToken: the generated token is made and printed only once
