@@ -15,6 +15,7 @@ import (
 func newKeysCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Create, list and revoke API keys on a running server"}
 	cmd.AddCommand(newKeysCreateCmd(e), newKeysListCmd(e), newKeysGetCmd(e), newKeysRevokeCmd(e), newKeysReissueCmd(e))
+	addClientFlags(cmd)
 	return cmd
 }
 
@@ -29,7 +30,7 @@ func newKeysCreateCmd(e env) *cobra.Command {
 		Short: "Create a key; its token or secret is printed this once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -79,7 +80,7 @@ func newKeysListCmd(e env) *cobra.Command {
 		Short: "List keys (metadata and prefixes, never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -107,7 +108,7 @@ func newKeysGetCmd(e env) *cobra.Command {
 		Short: "Show one key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -123,7 +124,7 @@ func newKeysRevokeCmd(e env) *cobra.Command {
 		Short: "Revoke a key at once, or every key of an owner or resource",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -151,7 +152,7 @@ func newKeysReissueCmd(e env) *cobra.Command {
 		Short: "Give a key a new token or secret; the old one stops working (after --grace-seconds)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,9 @@ func newServeCmd(e env) *cobra.Command {
 				newLogger(e.stderr, early).Error("lanyard cannot start", "error", err.Error())
 				return &quietError{err}
 			}
-			// A short LANYARD_BOOTSTRAP_TOKEN is refused before anything else, the store included.
+			// A LANYARD_BOOTSTRAP_TOKEN that no request could present (too short or long, a
+			// space, a character that is not printable ASCII) is refused before anything else,
+			// the store included; Run refuses one shaped like a token it would not accept.
 			if err := server.CheckBootstrapEnv(e.getenv); err != nil {
 				return fail(err)
 			}
@@ -120,7 +122,8 @@ func newBootstrapCmd(e env) *cobra.Command {
 		Long: "reset opens the store directly (the same --data/--store, config and env as serve), " +
 			"rescinds every bootstrap token and prints only the new one on stdout: the recovery when " +
 			"the bootstrap token leaked or was revoked. Running servers refuse the old token within " +
-			"the cache's staleness bound.",
+			"the cache's staleness bound. A serve started with LANYARD_BOOTSTRAP_TOKEN set puts the " +
+			"variable's value in place of the new token.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.load(cmd.Flags(), e.getenv)
@@ -143,8 +146,14 @@ func newBootstrapCmd(e env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintln(e.stdout, tok)
-			return err
+			if _, err := fmt.Fprintln(e.stdout, tok); err != nil {
+				return err
+			}
+			if e.getenv(server.BootstrapEnv) != "" {
+				fmt.Fprintln(e.stderr, "lanyard: "+server.BootstrapEnv+" is set: a `lanyard serve` started with it "+
+					"replaces this token with the variable's value; unset it (or give it a new value) before the next start")
+			}
+			return nil
 		},
 	}
 	f.register(reset.Flags())

@@ -11,6 +11,7 @@ import (
 func newUsersCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Create and list users on a running server"}
 	cmd.AddCommand(newUsersCreateCmd(e), newUsersListCmd(e), newUsersGetCmd(e), newUsersDeleteCmd(e))
+	addClientFlags(cmd)
 	return cmd
 }
 
@@ -22,7 +23,7 @@ func newUsersCreateCmd(e env) *cobra.Command {
 		Short: "Create a user (admins)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -60,7 +61,7 @@ func newUsersListCmd(e env) *cobra.Command {
 		Short: "List users (admins)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -83,7 +84,7 @@ func newUsersGetCmd(e env) *cobra.Command {
 		Short: "Show one user",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -98,7 +99,7 @@ func newUsersDeleteCmd(e env) *cobra.Command {
 		Short: "Delete a user and every credential it owns (admins)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(e)
+			c, err := newClient(cmd, e)
 			if err != nil {
 				return err
 			}

@@ -114,29 +114,9 @@ func NewResolver(s store.Store, p Prefixes, now func() time.Time) *Resolver {
 // another store error). Checksums are checked before any lookup.
 func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 	tok := p.Token
-	if len(tok) > MaxTokenLen {
-		return Identity{}, errTooLong
-	}
-	prefix, formatted := credential.Parse(tok)
 	basic := p.Source == SourceBasic
-	switch {
-	case formatted:
-		if basic != (prefix == r.prefixes.Secret) {
-			return Identity{}, errWrongUse // a secret alone, or a token as a Basic secret
-		}
-		if !r.knownPrefix(prefix) {
-			return Identity{}, errBadFormat
-		}
-	case basic:
-		return Identity{}, errBadFormat
-	case LooksFormatted(tok):
-		// The shape of a lanyard token whose checksum does not match: a typo or a forgery,
-		// refused before any lookup.
-		return Identity{}, errBadChecksum
-	case len(tok) < 32:
-		// Only an operator-chosen bootstrap token may have another shape, and it has at least
-		// 32 characters.
-		return Identity{}, errBadFormat
+	if err := r.prefixes.CheckShape(tok, basic); err != nil {
+		return Identity{}, err
 	}
 	res, err := r.store.Resolve(ctx, credential.Hash(tok))
 	if err != nil {
@@ -178,10 +158,41 @@ func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 	return id, nil
 }
 
-func (r *Resolver) knownPrefix(p string) bool {
-	switch p {
-	case r.prefixes.Key, r.prefixes.Secret, r.prefixes.Personal, r.prefixes.Admin, r.prefixes.Bootstrap:
-		return p != ""
+// CheckShape returns the *RefusedError the resolver gives tok before any lookup, or nil when
+// tok is worth looking up; basic says it came as the secret of a Basic credential. It needs no
+// store, so `lanyard serve` also uses it to refuse a LANYARD_BOOTSTRAP_TOKEN that could never
+// be presented.
+func (p Prefixes) CheckShape(tok string, basic bool) error {
+	if len(tok) > MaxTokenLen {
+		return errTooLong
+	}
+	prefix, formatted := credential.Parse(tok)
+	switch {
+	case formatted:
+		if basic != (prefix == p.Secret) {
+			return errWrongUse // a secret alone, or a token as a Basic secret
+		}
+		if !p.known(prefix) {
+			return errBadFormat
+		}
+	case basic:
+		return errBadFormat
+	case LooksFormatted(tok):
+		// The shape of a lanyard token whose checksum does not match: a typo or a forgery,
+		// refused before any lookup.
+		return errBadChecksum
+	case len(tok) < 32:
+		// Only an operator-chosen bootstrap token may have another shape, and it has at least
+		// 32 characters.
+		return errBadFormat
+	}
+	return nil
+}
+
+func (p Prefixes) known(prefix string) bool {
+	switch prefix {
+	case p.Key, p.Secret, p.Personal, p.Admin, p.Bootstrap:
+		return prefix != ""
 	}
 	return false
 }

@@ -3,6 +3,7 @@ package authn
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +114,50 @@ func TestResolve(t *testing.T) {
 				t.Fatalf("identity = %+v", id)
 			}
 		})
+	}
+}
+
+// TestCheckShape: what the resolver refuses before any lookup, without a store. serve uses it
+// on LANYARD_BOOTSTRAP_TOKEN, so a chosen token it refuses can never be one that works.
+func TestCheckShape(t *testing.T) {
+	gen := func(prefix string) string {
+		tok, err := credential.Generate(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	boot := gen("lb")
+	badsum := boot[:len(boot)-1] + map[bool]string{true: "b", false: "a"}[boot[len(boot)-1] == 'a']
+	tests := []struct {
+		name  string
+		tok   string
+		basic bool
+		ok    bool
+	}{
+		{"operator-chosen", "an-operator-chosen-bootstrap-token-0123", false, true},
+		{"32 characters", strings.Repeat("x", 32), false, true},
+		{"MaxTokenLen characters", strings.Repeat("x", MaxTokenLen), false, true},
+		{"a generated bootstrap token", boot, false, true},
+		{"a key token", gen("lk"), false, true},
+		{"a key secret", gen("lks"), true, true},
+		{"31 characters", strings.Repeat("x", 31), false, false},
+		{"too long", strings.Repeat("x", MaxTokenLen+1), false, false},
+		{"a lanyard token's shape with a bad checksum", badsum, false, false},
+		{"an unconfigured prefix", gen("zz"), false, false},
+		{"a key secret alone", gen("lks"), false, false},
+		{"a token as a Basic secret", boot, true, false},
+		{"an operator-chosen token as a Basic secret", "an-operator-chosen-bootstrap-token-0123", true, false},
+	}
+	for _, tt := range tests {
+		err := testPrefixes.CheckShape(tt.tok, tt.basic)
+		var ref *RefusedError
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case !tt.ok && !errors.As(err, &ref):
+			t.Errorf("%s: err = %v, want a refusal", tt.name, err)
+		}
 	}
 }
 

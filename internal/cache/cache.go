@@ -283,6 +283,13 @@ func (c *Store) ResetBootstrap(ctx context.Context, t store.Token, ev store.Even
 	return r, err
 }
 
+func (c *Store) ReplaceBootstrap(ctx context.Context, t store.Token, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.ReplaceBootstrap(ctx, t, ev)
+	c.forget(t.Hash)
+	c.afterWrite(r, store.Revoked{})
+	return r, err
+}
+
 // afterWrite invalidates what the store reported revoked and the entries the write was about,
 // whether or not it reported an error: an error from the driver after a commit cannot be told
 // from one before it, and dropping an entry is always safe.

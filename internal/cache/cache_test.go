@@ -137,6 +137,44 @@ func TestRevokingWritesClearTheEntryAtOnce(t *testing.T) {
 	}
 }
 
+// TestBootstrapReplacementIsSeenAtOnce: once ReplaceBootstrap (or ResetBootstrap) returns, the
+// old bootstrap token is refused and the new one works, even when the old one was cached and
+// the new one remembered as unknown.
+func TestBootstrapReplacementIsSeenAtOnce(t *testing.T) {
+	for _, name := range []string{"ReplaceBootstrap", "ResetBootstrap"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			c, _, _ := setup(t, Options{TTL: time.Hour, NegativeTTL: time.Hour})
+			old, fresh := credential.Hash("the-first-bootstrap-token-0123456789"), credential.Hash("the-second-bootstrap-token-0123456789")
+			if _, err := c.InitBootstrap(ctx, store.Token{ID: "bootstrap", Kind: store.KindBootstrap, Hash: old}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Resolve(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Resolve(ctx, fresh); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("the second token before the change: %v", err)
+			}
+			tok := store.Token{ID: "bootstrap", Kind: store.KindBootstrap, Hash: fresh}
+			var err error
+			if name == "ReplaceBootstrap" {
+				_, err = c.ReplaceBootstrap(ctx, tok, store.Event{})
+			} else {
+				_, err = c.ResetBootstrap(ctx, tok, store.Event{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Resolve(ctx, old); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the old bootstrap token after %s: %v, want ErrNotFound", name, err)
+			}
+			if res, err := c.Resolve(ctx, fresh); err != nil || res.Secret.Kind != store.KindBootstrap {
+				t.Errorf("the new bootstrap token after %s: %+v, %v", name, res.Secret, err)
+			}
+		})
+	}
+}
+
 func TestUpdateKeyRefreshesTheEntry(t *testing.T) {
 	c, _, _ := setup(t, Options{TTL: time.Hour})
 	h := newKey(t, c, "k1", "u1")

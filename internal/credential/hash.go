@@ -3,8 +3,6 @@ package credential
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-
-	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // hashBufLen bounds the secrets that Hash copies to the stack; it covers every credential
@@ -14,7 +12,7 @@ const hashBufLen = 512
 // Hash returns the SHA-256 of a token or key secret, the only form in which lanyard stores
 // one. Tokens carry 160 random bits, so a fast unsalted hash is enough: there is nothing to
 // guess. Hash does not allocate for secrets of up to 512 bytes.
-func Hash(secret string) store.Hash {
+func Hash(secret string) [32]byte {
 	if len(secret) > hashBufLen {
 		return sha256.Sum256([]byte(secret))
 	}
@@ -26,6 +24,6 @@ func Hash(secret string) store.Hash {
 }
 
 // Equal reports whether a and b are equal, in time that does not depend on where they differ.
-func Equal(a, b store.Hash) bool {
+func Equal(a, b [32]byte) bool {
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
-
-	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 func TestHash(t *testing.T) {
@@ -36,9 +34,9 @@ func TestHash(t *testing.T) {
 func TestEqual(t *testing.T) {
 	a := Hash("lk_a")
 	b := Hash("lk_b")
-	var zero store.Hash
+	var zero [32]byte
 	tests := []struct {
-		x, y store.Hash
+		x, y [32]byte
 		want bool
 	}{
 		{a, a, true},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,10 +13,12 @@ import (
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
-// ensureBootstrap creates the bootstrap admin token on a store that never had one: the value of
-// LANYARD_BOOTSTRAP_TOKEN when set, otherwise a fresh token printed once to stderr. Only its
-// hash is stored; a store that was bootstrapped before is left alone, so a second start never
-// prints or changes it.
+// ensureBootstrap makes sure the store has its bootstrap admin token. A store that never had one
+// gets the value of LANYARD_BOOTSTRAP_TOKEN when set, otherwise a fresh token printed once to
+// stderr. On a store bootstrapped before, a generated token is never printed or changed again,
+// but LANYARD_BOOTSTRAP_TOKEN, when set, replaces a bootstrap token that differs from it
+// (logged and audited, neither token shown). Only hashes are stored. Run calls it once the
+// listener is bound, so that a start that cannot serve consumes no generated token.
 func ensureBootstrap(ctx context.Context, st store.Store, cfg *config.Config, o Options, log *slog.Logger) error {
 	tok := o.Getenv(BootstrapEnv)
 	generated := tok == ""
@@ -33,13 +36,44 @@ func ensureBootstrap(ctx context.Context, st store.Store, cfg *config.Config, o 
 		return fmt.Errorf("creating the bootstrap token: %w", err)
 	}
 	switch {
-	case !created:
-		return nil
-	case !generated:
+	case created && generated:
+		return printBootstrap(o, log, tok)
+	case created:
 		log.Info("bootstrap admin token set from " + BootstrapEnv)
 		return nil
+	case generated:
+		return nil
 	}
-	return printBootstrap(o, log, tok)
+	return adoptBootstrapEnv(ctx, st, t, log)
+}
+
+// adoptBootstrapEnv makes t, the value of LANYARD_BOOTSTRAP_TOKEN, the bootstrap token of a
+// store that was bootstrapped before, in place of another one. A store whose bootstrap token was
+// revoked keeps none: a revoked token (perhaps leaked) must not come back because the variable
+// still holds it; `lanyard bootstrap reset` is the way back, and the variable then replaces the
+// token reset made at the next start.
+func adoptBootstrapEnv(ctx context.Context, st store.Store, t store.Token, log *slog.Logger) error {
+	ev := store.Event{At: t.CreatedAt, Actor: "lanyard", Action: "bootstrap.replace", Target: "bootstrap",
+		Result: "success", Count: 1, Detail: "set from " + BootstrapEnv}
+	rev, err := st.ReplaceBootstrap(ctx, t, ev)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%s holds the value of another lanyard credential; choose another", BootstrapEnv)
+	case err != nil:
+		return fmt.Errorf("replacing the bootstrap token with %s: %w", BootstrapEnv, err)
+	case !rev.Empty():
+		log.Warn("replaced the bootstrap admin token with the value of " + BootstrapEnv + "; the previous one no longer works")
+		return nil
+	}
+	res, err := st.Resolve(ctx, t.Hash)
+	switch {
+	case err == nil && res.Secret.Kind == store.KindBootstrap:
+		return nil // the variable holds the bootstrap token already
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("reading the bootstrap token: %w", err)
+	}
+	log.Warn(BootstrapEnv + " is not used: this store's bootstrap token was revoked, and a revoked bootstrap token is not brought back; `lanyard bootstrap reset` makes a new one")
+	return nil
 }
 
 // printBootstrap writes a generated bootstrap token to stderr, on a line of its own after a log

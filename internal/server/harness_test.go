@@ -72,6 +72,8 @@ type startOpts struct {
 	active chan struct{}
 	// hasher, when set, replaces the password hasher built from the config.
 	hasher credential.Hasher
+	// logs, when set, also receives the log lines.
+	logs io.Writer
 }
 
 // testConfig is the built-in default with cheap password hashing and the data in dir.
@@ -105,9 +107,13 @@ func start(t *testing.T, o startOpts) *instance {
 		t.Fatal(err)
 	}
 	inst := &instance{t: t, base: "http://" + ln.Addr().String(), stderr: &syncBuffer{}}
+	logs := t.Output()
+	if o.logs != nil {
+		logs = io.MultiWriter(logs, o.logs)
+	}
 	opts := Options{
 		Config:   cfg,
-		Logger:   slog.New(slog.NewTextHandler(t.Output(), nil)),
+		Logger:   slog.New(slog.NewTextHandler(logs, nil)),
 		LogJSON:  o.logJSON,
 		Stderr:   inst.stderr,
 		Getenv:   func(k string) string { return o.env[k] },

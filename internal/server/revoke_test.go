@@ -123,7 +123,9 @@ func TestRevokeLeakedTokens(t *testing.T) {
 }
 
 // TestRevokeLeakedBootstrapToken: a leaked bootstrap token can be revoked like any other; it
-// stays revoked across restarts, and `lanyard bootstrap reset` is the recovery.
+// stays revoked across restarts, even with LANYARD_BOOTSTRAP_TOKEN still holding it, and
+// `lanyard bootstrap reset` is the recovery (a start with the variable set would replace the
+// token reset made: TestBootstrapEnvReplacesAnotherToken).
 func TestRevokeLeakedBootstrapToken(t *testing.T) {
 	dir := t.TempDir()
 	in := start(t, startOpts{dataDir: dir})
@@ -133,8 +135,12 @@ func TestRevokeLeakedBootstrapToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same LANYARD_BOOTSTRAP_TOKEN on the next start does not bring it back.
-	again := start(t, startOpts{dataDir: dir})
+	var logs syncBuffer
+	again := start(t, startOpts{dataDir: dir, logs: &logs})
 	again.must(401, req{method: "GET", path: "/v1/me", token: testBootstrap})
+	if !strings.Contains(logs.String(), BootstrapEnv+" is not used") {
+		t.Errorf("the start did not say it left the revoked token revoked: %q", logs.String())
+	}
 	if err := again.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,8 +153,9 @@ func TestRevokeLeakedBootstrapToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	third := start(t, startOpts{dataDir: dir})
+	third := start(t, startOpts{dataDir: dir, env: map[string]string{}})
 	third.must(200, req{method: "GET", path: "/v1/me", token: fresh})
+	third.must(401, req{method: "GET", path: "/v1/me", token: testBootstrap})
 	if err := third.stop(); err != nil {
 		t.Fatal(err)
 	}

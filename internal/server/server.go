@@ -1,6 +1,7 @@
-// Package server wires lanyard together from a validated config: it opens the store, makes sure
-// the bootstrap admin token exists, builds the credential pipeline (cache, resolver, authorizer)
-// and the native API, and serves HTTP(S) until its context ends, then shuts down gracefully.
+// Package server wires lanyard together from a validated config: it opens the store, builds the
+// credential pipeline (cache, resolver, authorizer) and the native API, listens, makes sure the
+// bootstrap admin token exists, and serves HTTP(S) until its context ends, then shuts down
+// gracefully.
 // `lanyard serve` and the end-to-end tests share Run, so the tests exercise exactly the wiring
 // users run.
 package server
@@ -17,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -36,8 +38,12 @@ import (
 // BootstrapEnv names the variable that sets the bootstrap admin token.
 const BootstrapEnv = "LANYARD_BOOTSTRAP_TOKEN"
 
-// MinBootstrapLen is the shortest bootstrap token lanyard accepts from the environment.
-const MinBootstrapLen = 32
+// The lengths of a bootstrap token lanyard accepts from the environment (CONTRACT §11.39). The
+// upper bound is the longest credential lanyard reads from a request (authn.MaxTokenLen).
+const (
+	MinBootstrapLen = 32
+	MaxBootstrapLen = 512
+)
 
 // Options are what Run needs beyond the config.
 type Options struct {
@@ -52,7 +58,7 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Listener, when set, is served instead of listening on the config's address (tests pass
-	// one on 127.0.0.1:0).
+	// one on 127.0.0.1:0). Run closes it when it returns.
 	Listener net.Listener
 	// Hasher overrides the password hasher built from the config (tests use cheap parameters
 	// through the config instead; this is for injecting a counting hasher).
@@ -65,11 +71,51 @@ type Options struct {
 	Started func(addr string)
 }
 
-// CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but too short. Call it before
-// anything touches the store.
+// CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but is not 32 to 512
+// printable ASCII characters without spaces (0x21 to 0x7E): a value no request could present.
+// Call it before anything touches the store. The error never holds the value.
 func CheckBootstrapEnv(getenv func(string) string) error {
-	if v := getenv(BootstrapEnv); v != "" && len(v) < MinBootstrapLen {
-		return fmt.Errorf("%s must be at least %d characters", BootstrapEnv, MinBootstrapLen)
+	v := getenv(BootstrapEnv)
+	if v == "" {
+		return nil
+	}
+	want := fmt.Sprintf("%s must be %d to %d printable ASCII characters without spaces", BootstrapEnv, MinBootstrapLen, MaxBootstrapLen)
+	n := utf8.RuneCountInString(v)
+	i := 0
+	for _, r := range v {
+		i++
+		var what string
+		switch {
+		case r == ' ':
+			what = "a space"
+		case r < 0x20 || r == 0x7f:
+			what = "a control character"
+		case r > 0x7f:
+			what = "not ASCII"
+		default:
+			continue
+		}
+		return fmt.Errorf("%s, but its character %d of %d is %s", want, i, n, what)
+	}
+	if len(v) < MinBootstrapLen || len(v) > MaxBootstrapLen {
+		return fmt.Errorf("%s, but it has %d characters", want, len(v))
+	}
+	return nil
+}
+
+// checkBootstrapShape refuses a LANYARD_BOOTSTRAP_TOKEN that the credential resolver would
+// refuse before any lookup (one shaped like a lanyard token, with a wrong checksum or a prefix
+// this config does not issue): stored, it could never be used.
+func checkBootstrapShape(getenv func(string) string, p authn.Prefixes) error {
+	v := getenv(BootstrapEnv)
+	if v == "" {
+		return nil
+	}
+	var ref *authn.RefusedError
+	if err := p.CheckShape(v, false); errors.As(err, &ref) {
+		return fmt.Errorf("%s would be refused as a credential (%s): it has the shape of a lanyard token; choose a value that is not one, or a token this configuration issues", BootstrapEnv, ref.Detail)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -130,11 +176,25 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if o.Listener != nil {
+		defer o.Listener.Close() // Serve closes it too; this covers every return before Serve
+	}
 	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+		return err
+	}
+	if err := checkBootstrapShape(o.Getenv, prefixesOf(cfg)); err != nil {
 		return err
 	}
 	if err := Unsupported(cfg); err != nil {
 		return err
+	}
+	var tlsConfig *tls.Config
+	if cfg.Server.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
 	base, err := OpenStore(ctx, cfg)
@@ -142,10 +202,6 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer base.Close()
-
-	if err := ensureBootstrap(ctx, base, cfg, o, log); err != nil {
-		return err
-	}
 
 	st := cache.New(base, cache.Options{
 		Size:        cfg.Cache.Size,
@@ -155,6 +211,21 @@ func Run(ctx context.Context, o Options) error {
 	})
 	h, resolver, refusals, err := buildAPI(cfg, st, o, log)
 	if err != nil {
+		return err
+	}
+
+	ln := o.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
+	// The bootstrap token is made (and a generated one printed) only now that the address is
+	// ours: a start that cannot listen leaves the store as it found it, and the next start
+	// still prints a token. It writes through the cache, as every change does, so that no
+	// entry of a replaced token outlives it.
+	if err := ensureBootstrap(ctx, st, cfg, o, log); err != nil {
 		return err
 	}
 
@@ -168,22 +239,9 @@ func Run(ctx context.Context, o Options) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ConnState:         o.ConnState,
+		TLSConfig:         tlsConfig,
 	}
-	tlsOn := cfg.Server.TLSCert != ""
-	if tlsOn {
-		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
-		if err != nil {
-			return fmt.Errorf("loading the TLS certificate: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-
-	ln := o.Listener
-	if ln == nil {
-		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
-			return err
-		}
-	}
+	tlsOn := tlsConfig != nil
 
 	// Background writers run until the server has stopped taking requests, then flush once
 	// more on a context that outlives ctx.
@@ -249,13 +307,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	prefixes := authn.Prefixes{
-		Key:       cfg.Tokens.KeyPrefix,
-		Secret:    cfg.Tokens.SecretPrefix,
-		Personal:  cfg.Tokens.PersonalPrefix,
-		Admin:     cfg.Tokens.AdminPrefix,
-		Bootstrap: cfg.Tokens.BootstrapPrefix,
-	}
+	prefixes := prefixesOf(cfg)
 	resolver := authn.NewResolver(st, prefixes, o.Now)
 	refusals := audit.NewRefusals(st, o.Now, log)
 	pwParams := credential.Params{
@@ -302,6 +354,17 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 		},
 	})
 	return h, resolver, refusals, err
+}
+
+// prefixesOf is the config's token prefixes, as the credential resolver takes them.
+func prefixesOf(cfg *config.Config) authn.Prefixes {
+	return authn.Prefixes{
+		Key:       cfg.Tokens.KeyPrefix,
+		Secret:    cfg.Tokens.SecretPrefix,
+		Personal:  cfg.Tokens.PersonalPrefix,
+		Admin:     cfg.Tokens.AdminPrefix,
+		Bootstrap: cfg.Tokens.BootstrapPrefix,
+	}
 }
 
 // newRegistry is the Prometheus registry /metrics serves: the Go runtime and process series,

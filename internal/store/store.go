@@ -121,6 +121,11 @@ type Store interface {
 	InitBootstrap(ctx context.Context, t Token, ev Event) (bool, error)
 	// ResetBootstrap replaces any bootstrap token with t.
 	ResetBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
+	// ReplaceBootstrap puts t in place of a bootstrap token whose hash is not t's, with ev, and
+	// reports the replaced token's id in Revoked.TokenIDs. A store that holds t already, or no
+	// bootstrap token at all (never bootstrapped, or its token was revoked), is left unchanged
+	// and gets no event: unlike ResetBootstrap, it never brings a revoked bootstrap token back.
+	ReplaceBootstrap(ctx context.Context, t Token, ev Event) (Revoked, error)
 
 	// CreateResource stores a resource. ErrConflict when its type/id is taken; ErrNotFound when
 	// its Parent does not exist. The store does not check the schema (the caller does).
@@ -161,8 +166,10 @@ type Store interface {
 	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
 }
 
-// Hash is the SHA-256 of a secret. Only hashes are stored.
-type Hash [32]byte
+// Hash is the SHA-256 of a secret, as credential.Hash computes it. Only hashes are stored. It is
+// an alias, not a type of its own, so that credential (token formats, pure functions) needs
+// nothing from store.
+type Hash = [32]byte
 
 // Page selects a slice of a list ordered by (CreatedAt, ID): the records strictly after the
 // position (AfterCreated, AfterID), at most Limit of them. A zero position starts at the first.

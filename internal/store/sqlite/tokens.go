@@ -172,6 +172,35 @@ func (db *DB) ResetBootstrap(ctx context.Context, t store.Token, ev store.Event)
 	return rev, nil
 }
 
+// ReplaceBootstrap deletes a bootstrap token whose hash is not t's, stores t as the bootstrap
+// token in its place and writes ev, in one transaction, and returns the old token's id in
+// Revoked.TokenIDs. When the store holds t already, or holds no bootstrap token, it changes
+// nothing and writes no event. ErrConflict when t's hash is another secret's.
+func (db *DB) ReplaceBootstrap(ctx context.Context, t store.Token, ev store.Event) (store.Revoked, error) {
+	var rev store.Revoked
+	err := db.write(ctx, "replace bootstrap", func(tx *sql.Tx) error {
+		ids, err := queryStrings(ctx, tx, "SELECT id FROM secrets WHERE kind = 'bootstrap' AND hash <> ? ORDER BY created_at, id", t.Hash[:])
+		if err != nil {
+			return wrap("replace bootstrap", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM secrets WHERE kind = 'bootstrap'"); err != nil {
+			return wrap("replace bootstrap", err)
+		}
+		if err := setBootstrap(ctx, tx, "replace bootstrap", t); err != nil {
+			return err
+		}
+		rev.TokenIDs = ids
+		return insertEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return store.Revoked{}, err
+	}
+	return rev, nil
+}
+
 func setBootstrap(ctx context.Context, tx *sql.Tx, op string, t store.Token) error {
 	t.Kind, t.UserID = store.KindBootstrap, ""
 	if err := insertSecret(ctx, tx, op, tokenSecret(t)); err != nil {

@@ -278,6 +278,80 @@ func testBootstrap(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("replace", func(t *testing.T) {
+		ctx := t.Context()
+		s := newStore(t)
+		t1, t2, t3 := boot("first", 0), boot("second", 10), boot("third", 20)
+		replaced := func() int { return len(allEvents(t, s, store.EventFilter{Action: "bootstrap.replace"})) }
+
+		// A store never bootstrapped is left for InitBootstrap.
+		rev, err := s.ReplaceBootstrap(ctx, t1, event("bootstrap.replace", "bootstrap"))
+		if err != nil || !rev.Empty() {
+			t.Fatalf("ReplaceBootstrap on an empty store = %+v, %v; want nothing", rev, err)
+		}
+		wantUnresolved(t, s, "bootstrap token of a store never bootstrapped", t1.Hash)
+		if ok, err := s.InitBootstrap(ctx, t1, event("bootstrap.create", "bootstrap")); err != nil || !ok {
+			t.Fatalf("InitBootstrap after ReplaceBootstrap = %v, %v; want true", ok, err)
+		}
+
+		// The same token again changes nothing.
+		rev, err = s.ReplaceBootstrap(ctx, t1, event("bootstrap.replace", "bootstrap"))
+		if err != nil || !rev.Empty() {
+			t.Fatalf("ReplaceBootstrap with the stored token = %+v, %v; want nothing", rev, err)
+		}
+		mustResolve(t, s, t1.Hash)
+		if n := replaced(); n != 0 {
+			t.Errorf("%d bootstrap.replace events after replacing a token with itself, want 0", n)
+		}
+
+		// Another token takes its place.
+		rev, err = s.ReplaceBootstrap(ctx, t2, event("bootstrap.replace", "bootstrap"))
+		if err != nil {
+			t.Fatalf("ReplaceBootstrap: %v", err)
+		}
+		sameSet(t, "Revoked.TokenIDs", rev.TokenIDs, []string{"bootstrap"})
+		wantUnresolved(t, s, "replaced bootstrap token", t1.Hash)
+		res := mustResolve(t, s, t2.Hash)
+		checkSecret(t, res.Secret, store.Secret{Hash: t2.Hash, Kind: store.KindBootstrap, ID: "bootstrap", CreatedAt: sec(t2.CreatedAt)})
+		if n := replaced(); n != 1 {
+			t.Errorf("%d bootstrap.replace events, want 1", n)
+		}
+		if ok, err := s.InitBootstrap(ctx, t3, event("bootstrap.create", "bootstrap")); err != nil || ok {
+			t.Errorf("InitBootstrap after a replacement = %v, %v; want false", ok, err)
+		}
+
+		// A hash that is another secret's is a conflict, and nothing changes.
+		mustCreateUser(t, s, newUser("u1", at(0)))
+		p1 := newToken("p1", store.KindPersonal, "u1", at(30))
+		mustCreateToken(t, s, p1)
+		clash := boot("clash", 30)
+		clash.Hash = p1.Hash
+		_, err = s.ReplaceBootstrap(ctx, clash, event("bootstrap.replace", "bootstrap"))
+		wantErr(t, "ReplaceBootstrap(a personal token's hash)", err, store.ErrConflict)
+		if res := mustResolve(t, s, t2.Hash); res.Secret.Kind != store.KindBootstrap {
+			t.Errorf("the bootstrap token after a refused replacement resolves as %q", res.Secret.Kind)
+		}
+		if res := mustResolve(t, s, p1.Hash); res.Secret.Kind != store.KindPersonal {
+			t.Errorf("the personal token after a refused replacement resolves as %q", res.Secret.Kind)
+		}
+		if n := replaced(); n != 1 {
+			t.Errorf("%d bootstrap.replace events after a refused replacement, want 1", n)
+		}
+
+		// A revoked bootstrap token is not replaced: nothing comes back.
+		if _, err := s.DeleteTokens(ctx, store.TokenFilter{Kind: store.KindBootstrap}, event("token.revoke", "bootstrap")); err != nil {
+			t.Fatal(err)
+		}
+		rev, err = s.ReplaceBootstrap(ctx, t3, event("bootstrap.replace", "bootstrap"))
+		if err != nil || !rev.Empty() {
+			t.Fatalf("ReplaceBootstrap after revoking = %+v, %v; want nothing", rev, err)
+		}
+		wantUnresolved(t, s, "bootstrap token after revoking", t3.Hash)
+		if n := replaced(); n != 1 {
+			t.Errorf("%d bootstrap.replace events after revoking, want 1", n)
+		}
+	})
+
 	t.Run("reset a store never bootstrapped", func(t *testing.T) {
 		ctx := t.Context()
 		s := newStore(t)
