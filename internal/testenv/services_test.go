@@ -2,6 +2,7 @@ package testenv_test
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,35 @@ func TestRedisAnswers(t *testing.T) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
 			t.Logf("Redis %s", v)
 		}
+	}
+}
+
+// The programs some tests run: each answers its version.
+func TestProgramsRun(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		path func(testing.TB) string
+		args []string
+		want string // in the combined output
+	}{
+		{"chromium", testenv.Chromium, []string{"--version"}, "Chromium "},
+		{"nginx", testenv.Nginx, []string{"-v"}, "nginx version: nginx/"},
+		{"promtool", testenv.Promtool, []string{"--version"}, "promtool, version "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.path(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, path, tt.args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s %s: %v\n%s", path, strings.Join(tt.args, " "), err, out)
+			}
+			i := strings.Index(string(out), tt.want)
+			if i < 0 {
+				t.Fatalf("%s %s printed %q, want %q in it", path, strings.Join(tt.args, " "), out, tt.want)
+			}
+			line, _, _ := strings.Cut(string(out[i:]), "\n")
+			t.Log(line)
+		})
 	}
 }

@@ -82,7 +82,7 @@ func need(t tb, getenv func(string) string, env, what string) string {
 	case "", "0":
 		t.Skipf("%s is not configured: set %s to run this test (bash scripts/test-services.sh prints it)", what, env)
 	case "1":
-		t.Fatalf("%s is required here (%s=1) but %s is unset: start it with bash scripts/test-services.sh and export what it prints", what, RequireEnv, env)
+		t.Fatalf("%s is required here (%s=1) but %s is unset: run bash scripts/test-services.sh (it installs and starts what is missing) and export what it prints", what, RequireEnv, env)
 	default:
 		// A typo in CI must not turn into a silent skip.
 		t.Fatalf("%s=%q: want 1 (a missing service fails the test) or 0 (it skips); %s is unset", RequireEnv, req, env)
