@@ -56,6 +56,10 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if id == "me" {
+		// /users/me always names the caller, so no user may be called me (CONTRACT §11.42).
+		return badRequest(`id "me" is reserved: /v1/users/me names the caller.`)
+	}
 	email, err := validEmail(req.Email)
 	if err != nil {
 		return err

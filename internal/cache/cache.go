@@ -24,7 +24,8 @@ type Options struct {
 	Size int
 	// TTL bounds how long a positive entry is trusted without asking the store.
 	TTL time.Duration
-	// NegativeTTL is how long an unknown hash is remembered as unknown.
+	// NegativeTTL is how long an unknown hash is remembered as unknown; 0 remembers nothing
+	// (cache.negative_ttl: 0 in the config turns the negative cache off).
 	NegativeTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -63,9 +64,6 @@ func New(s store.Store, opts Options) *Store {
 	if opts.TTL <= 0 {
 		opts.TTL = time.Second
 	}
-	if opts.NegativeTTL <= 0 {
-		opts.NegativeTTL = 2 * time.Second
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -97,7 +95,7 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 	case err == nil:
 		res.Principal = store.PrincipalOf(res) // computed once, not on every hit
 		c.fill(h, gen, &entry{res: res, until: now.Add(c.opts.TTL), tags: tagsOf(res)})
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound) && c.opts.NegativeTTL > 0:
 		c.fill(h, gen, &entry{negative: true, until: now.Add(c.opts.NegativeTTL)})
 	}
 	return res, err

@@ -252,3 +252,18 @@ func TestInvalidationDuringLookupIsNotUndone(t *testing.T) {
 		t.Fatalf("the raced lookup filled the cache (%d entries)", n)
 	}
 }
+
+// TestNegativeCacheOff: cache.negative_ttl: 0 turns the negative cache off, as documented:
+// every lookup of an unknown hash asks the store.
+func TestNegativeCacheOff(t *testing.T) {
+	c, cnt, _ := setup(t, Options{NegativeTTL: 0})
+	unknown := credential.Hash("lk_nothing")
+	for i := 0; i < 3; i++ {
+		if _, err := c.Resolve(t.Context(), unknown); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if n := cnt.calls.Load(); n != 3 {
+		t.Fatalf("with the negative cache off the store was asked %d times, want 3", n)
+	}
+}
