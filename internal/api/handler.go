@@ -72,6 +72,9 @@ type Options struct {
 	PersonalTTL time.Duration
 	// Login throttles failed logins; zero fields take throttle's defaults, Now defaults to Now.
 	Login throttle.Config
+	// Quotas bound requests per client address (login, leaked-token revocation) and writes
+	// per principal; a zero field is no bound (config.Quotas).
+	Quotas config.Quotas
 }
 
 // Handler is the native API.
@@ -95,6 +98,7 @@ type Handler struct {
 	ready         func(ctx context.Context) error
 	fallback      http.Handler
 	pw            passwords // login: see login.go
+	quotas        quotas
 
 	metrics *metrics
 	ids     *requestIDs
@@ -155,6 +159,7 @@ func New(o Options) (*Handler, error) {
 		h.metrics = newMetrics(o.Metrics)
 	}
 	h.ids = newRequestIDs()
+	h.quotas = newQuotas(o.Quotas, h.now)
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -89,17 +90,17 @@ func utcPtr(t *time.Time) *time.Time {
 }
 
 type createKeyRequest struct {
-	Name         *string        `json:"name"`
-	ID           *string        `json:"id"`
-	Owner        string         `json:"owner"`
-	Resource     string         `json:"resource"`
-	Role         string         `json:"role"`
-	Format       string         `json:"format"`
-	ExpiresIn    *int64         `json:"expires_in"`
-	Plan         *string        `json:"plan"`
-	Metadata     map[string]any `json:"metadata"`
-	AllowedCIDRs []string       `json:"allowed_cidrs"`
-	Credits      *store.Credits `json:"credits"`
+	Name         *string         `json:"name"`
+	ID           *string         `json:"id"`
+	Owner        string          `json:"owner"`
+	Resource     string          `json:"resource"`
+	Role         string          `json:"role"`
+	Format       string          `json:"format"`
+	ExpiresIn    *int64          `json:"expires_in"`
+	Plan         *string         `json:"plan"`
+	Metadata     json.RawMessage `json:"metadata"`
+	AllowedCIDRs []string        `json:"allowed_cidrs"`
+	Credits      *store.Credits  `json:"credits"`
 }
 
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
@@ -243,19 +244,20 @@ func (h *Handler) validPlan(plan string) (string, error) {
 	return plan, nil
 }
 
-// validMetadata checks metadata and returns it as it will read back from the store: numbers
-// as float64, so a number no float64 can hold (1e400) is refused here rather than breaking
-// every later read of the key.
-func validMetadata(m map[string]any) (map[string]any, error) {
-	if m == nil {
+// validMetadata checks metadata as the request wrote it — at most maxMetadataSize bytes of
+// raw JSON, measured before it becomes a map (CONTRACT §11.60) — and returns it as it will read
+// back from the store: numbers as float64, so a number no float64 can hold (1e400) is refused
+// here rather than breaking every later read of the key. null is no metadata.
+func validMetadata(raw json.RawMessage) (map[string]any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, nil
 	}
-	b, err := json.Marshal(m)
-	if err != nil || len(b) > maxMetadataSize {
+	if len(raw) > maxMetadataSize || raw[0] != '{' {
 		return nil, badRequest("metadata must be a JSON object of at most %d bytes.", maxMetadataSize)
 	}
 	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
+	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, badRequest("metadata holds a number too large to store.")
 	}
 	return out, nil
@@ -337,12 +339,12 @@ func (h *Handler) writeKeys(w http.ResponseWriter, r *http.Request, f store.KeyF
 }
 
 type patchKeyRequest struct {
-	Name         optional[string]         `json:"name"`
-	Metadata     optional[map[string]any] `json:"metadata"`
-	ExpiresAt    optional[time.Time]      `json:"expires_at"`
-	Plan         optional[string]         `json:"plan"`
-	Credits      optional[store.Credits]  `json:"credits"`
-	AllowedCIDRs optional[[]string]       `json:"allowed_cidrs"`
+	Name         optional[string]          `json:"name"`
+	Metadata     optional[json.RawMessage] `json:"metadata"`
+	ExpiresAt    optional[time.Time]       `json:"expires_at"`
+	Plan         optional[string]          `json:"plan"`
+	Credits      optional[store.Credits]   `json:"credits"`
+	AllowedCIDRs optional[[]string]        `json:"allowed_cidrs"`
 	// These never change; naming them is an error that says so.
 	Owner    json.RawMessage `json:"owner"`
 	Resource json.RawMessage `json:"resource"`

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"reflect"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -67,9 +67,18 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, dst any) error 
 	return decodeJSON(data, dst)
 }
 
-// readBody reads the whole request body, refusing one over the configured limit with 413.
+// defaultMaxBody is the body limit of a route that names none: every native request body is
+// a small JSON object.
+const defaultMaxBody = 64 << 10
+
+// readBody reads the whole request body, refusing one over the route's limit (and never more
+// than the configured max_body_bytes) with 413 before anything is decoded.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	limit := h.maxBody
+	if st := stateFrom(r.Context()); st != nil && st.maxBody > 0 && st.maxBody < limit {
+		limit = st.maxBody
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

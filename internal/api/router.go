@@ -15,6 +15,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/throttle"
 )
 
 // Route is one entry of the route table: every endpoint lanyard serves is declared here with
@@ -28,6 +29,11 @@ type Route struct {
 	Root bool
 	// Policy guards the route; a route without one is refused at start.
 	Policy authz.Policy
+	// MaxBody bounds the request body (defaultMaxBody when 0; never more than the server's
+	// max_body_bytes): 413 past it, before anything is decoded (CONTRACT §11.60).
+	MaxBody int64
+	// Quota, when set, is spent before the handler runs (see spendQuota).
+	Quota *throttle.Rate
 	// Message is the envelope's message for a success.
 	Message string
 	Handle  func(w http.ResponseWriter, r *http.Request) error
@@ -109,6 +115,10 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 	st := stateFrom(r.Context())
 	if st != nil {
 		st.route = rt.Method + " " + rt.FullPath(h.prefix)
+		st.maxBody = rt.MaxBody
+		if st.maxBody <= 0 {
+			st.maxBody = defaultMaxBody
+		}
 	}
 	for _, name := range []string{"id", "type"} {
 		if v := r.PathValue(name); v != "" && !credential.ValidID(v) {
@@ -147,6 +157,10 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 		h.writeError(w, r, err)
 		return
 	}
+	if err := h.spendQuota(r, rt, id); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if err := rt.Handle(w, r); err != nil {
 		h.writeError(w, r, err)
 	}
@@ -180,6 +194,8 @@ type requestState struct {
 	identity *authn.Identity
 	// decision records whether the route's access was decided (nil before a route matched).
 	decision *authz.Tracker
+	// maxBody is the matched route's body limit (0 before a route matched).
+	maxBody int64
 }
 
 type stateKey struct{}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
@@ -24,7 +25,7 @@ func newTestHandler(t testing.TB) *Handler {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st := cache.New(db, cache.Options{})
+	st := cache.New(db, cache.Options{NegativeTTL: 2 * time.Second})
 	sources, err := authn.NewSources([]authn.SourceSpec{{Type: authn.SourceBearer}, {Type: authn.SourceBasic}})
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ func newFixture(tb testing.TB) *fixture {
 	tb.Cleanup(func() { db.Close() })
 	f := &fixture{now: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
-	f.st = cache.New(db, cache.Options{TTL: time.Hour, Size: 200_000, Now: clock})
+	f.st = cache.New(db, cache.Options{TTL: time.Hour, NegativeTTL: time.Hour, Size: 200_000, Now: clock})
 	f.r = NewResolver(f.st, testPrefixes, clock)
 	if err := f.st.CreateUser(tb.Context(), store.User{ID: "u1", Email: "u1@example.com", EmailNorm: "u1@example.com"}, store.Event{}); err != nil {
 		tb.Fatal(err)

@@ -99,6 +99,9 @@ type Authorizer struct {
 	store store.Store
 	tree  Tree
 	roles map[string]config.Perms
+	// KeysPerOwner bounds the keys one user, or one resource's business keys, may hold (0:
+	// no bound); NewKey refuses one more with 403.
+	KeysPerOwner int
 }
 
 // New returns an Authorizer reading records from s and the tree and grants from tree (both

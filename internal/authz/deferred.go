@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
@@ -161,8 +162,31 @@ func (a *Authorizer) NewKey(ctx context.Context, id *authn.Identity, k *store.Ke
 	inheritLimits(id, k)
 	want := *k
 	return func(ctx context.Context, v store.View) error {
-		return a.In(v).checkNewKey(ctx, id, want, business)
+		if err := a.In(v).checkNewKey(ctx, id, want, business); err != nil {
+			return err
+		}
+		return a.withinKeyCap(ctx, v, want)
 	}, nil
+}
+
+// withinKeyCap refuses a key past KeysPerOwner: a user's keys, or a resource's business keys,
+// counted in the transaction that adds one (CONTRACT §11.63).
+func (a *Authorizer) withinKeyCap(ctx context.Context, v store.View, k store.Key) error {
+	if a.KeysPerOwner <= 0 {
+		return nil
+	}
+	resource := ""
+	if k.Owner == "" {
+		resource = k.Resource
+	}
+	n, err := v.CountKeys(ctx, k.Owner, resource, k.CreatedAt)
+	if err != nil {
+		return err
+	}
+	if n >= a.KeysPerOwner {
+		return forbid(fmt.Sprintf("This owner already holds %d keys, the most this server allows; delete one first.", a.KeysPerOwner))
+	}
+	return nil
 }
 
 func (a *Authorizer) checkNewKey(ctx context.Context, id *authn.Identity, k store.Key, business bool) error {

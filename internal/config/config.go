@@ -29,6 +29,8 @@ type Config struct {
 	Passwords Passwords `yaml:"passwords"`
 	// Login is the throttling of failed logins.
 	Login Login `yaml:"login"`
+	// Quotas bound what one client address or one principal can make lanyard do.
+	Quotas Quotas `yaml:"quotas"`
 	// Cache is the in-process credential cache and the cross-node staleness bound.
 	Cache Cache `yaml:"cache"`
 	// Exchange maps each exchangeable resource type (CONTRACT §6) to how its scoped tokens are
@@ -264,6 +266,27 @@ type Login struct {
 	IPMaxFailures int `yaml:"ip_max_failures"`
 }
 
+// Quotas bound what one client address or one principal can make lanyard do, whatever its
+// permissions (CONTRACT §11.59, §11.63); past a rate the answer is 429 with Retry-After, past
+// KeysPerOwner it is 403. Each rate allows that many requests at once after a quiet minute
+// and one more every minute/rate after that. A zero turns that quota off. These guard
+// lanyard's own endpoints; plans limit the APIs behind it.
+type Quotas struct {
+	// LoginPerMinute bounds POST /v1/auth/login requests per client address (default 120,
+	// above the 100 failures per address that login throttling lets through first),
+	// besides the throttling of failed logins.
+	LoginPerMinute int `yaml:"login_per_minute"`
+	// RevokePerMinute bounds POST /v1/tokens/revoke requests per client address (default 60;
+	// each names at most 100 tokens).
+	RevokePerMinute int `yaml:"revoke_per_minute"`
+	// WritesPerMinute bounds the keys, resources, users and grants one principal creates or
+	// gives (default 300: 5 a second sustained). Admin credentials are not bound by it.
+	WritesPerMinute int `yaml:"writes_per_minute"`
+	// KeysPerOwner bounds the keys one user, or one resource's business keys, may hold at
+	// once (default 1000; an expired key counts until it is deleted).
+	KeysPerOwner int `yaml:"keys_per_owner"`
+}
+
 // Cache is the in-process credential cache and the cross-node staleness bound.
 type Cache struct {
 	// Size is the number of resolved credentials kept in process.
@@ -467,6 +490,7 @@ func Default() *Config {
 			Lockout:       15 * time.Minute,
 			IPMaxFailures: 100,
 		},
+		Quotas: Quotas{LoginPerMinute: 120, RevokePerMinute: 60, WritesPerMinute: 300, KeysPerOwner: 1000},
 		Cache: Cache{
 			Size:          100000,
 			NegativeTTL:   2 * time.Second,

@@ -52,6 +52,7 @@ func TestDefault(t *testing.T) {
 		Passwords: Passwords{MemoryKiB: 19456, Iterations: 2, Parallelism: 1, QueueTimeout: 2 * time.Second},
 		Login:     Login{MaxFailures: 20, Lockout: 15 * time.Minute, IPMaxFailures: 100},
 		Cache:     Cache{Size: 100000, NegativeTTL: 2 * time.Second, Staleness: time.Second, LastUsedFlush: 10 * time.Second},
+		Quotas:    Quotas{LoginPerMinute: 120, RevokePerMinute: 60, WritesPerMinute: 300, KeysPerOwner: 1000},
 		RateLimit: RateLimit{Mode: "exact", RedisDown: "closed"},
 	}
 	if !reflect.DeepEqual(c, want) {

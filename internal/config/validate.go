@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 		c.validateKeys,
 		c.validatePasswords,
 		c.validateLogin,
+		c.validateQuotas,
 		c.validateCache,
 		c.validateExchange,
 		c.validatePlans,
@@ -411,6 +412,20 @@ func (c *Config) validateLogin() error {
 	}
 	if l.IPMaxFailures <= 0 {
 		return errorf("login.ip_max_failures must be positive, not %d", l.IPMaxFailures)
+	}
+	return nil
+}
+
+func (c *Config) validateQuotas() error {
+	q := &c.Quotas
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"login_per_minute", q.LoginPerMinute}, {"revoke_per_minute", q.RevokePerMinute},
+		{"writes_per_minute", q.WritesPerMinute}, {"keys_per_owner", q.KeysPerOwner}} {
+		if f.v < 0 || f.v > 1_000_000_000 {
+			return errorf("quotas.%s must be 0 (off) or a positive number up to 1000000000, not %d", f.name, f.v)
+		}
 	}
 	return nil
 }

@@ -325,11 +325,14 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	for name := range cfg.Plans {
 		plans = append(plans, name)
 	}
+	az := authz.New(st, st, cfg.Roles)
+	az.KeysPerOwner = cfg.Quotas.KeysPerOwner
 	h, err := api.New(api.Options{
 		Store:            st,
 		Resolver:         resolver,
 		Sources:          sources,
-		Authz:            authz.New(st, st, cfg.Roles),
+		Authz:            az,
+		Quotas:           cfg.Quotas,
 		Schema:           cfg.Schema,
 		Hasher:           hasher,
 		Refusals:         refusals,

@@ -40,6 +40,9 @@ type View interface {
 	GetResource(ctx context.Context, ref string) (Resource, error)
 	// GrantsOf returns every grant of a principal, in no particular order.
 	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
+	// CountKeys counts the keys of one owner: the user's keys when owner is set, else the
+	// business keys of resource. Keys that expired at or before at are not counted.
+	CountKeys(ctx context.Context, owner, resource string, at time.Time) (int, error)
 }
 
 // Guard is an access check a change runs inside its own transaction, on the state it applies

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -148,6 +149,19 @@ func (v txView) GetResource(ctx context.Context, ref string) (store.Resource, er
 
 func (v txView) GrantsOf(ctx context.Context, principal string) ([]store.Grant, error) {
 	return grantsOf(ctx, v.q, principal)
+}
+
+func (v txView) CountKeys(ctx context.Context, owner, resource string, at time.Time) (int, error) {
+	cond, arg := "owner = ?", owner
+	if owner == "" {
+		cond, arg = "owner IS NULL AND resource = ?", resource
+	}
+	var n int
+	err := v.q.QueryRowContext(ctx, "SELECT count(*) FROM keys WHERE "+cond+" AND (expires_at IS NULL OR expires_at > ?)", arg, unix(at)).Scan(&n)
+	if err != nil {
+		return 0, wrap("count keys", err)
+	}
+	return n, nil
 }
 
 // runGuard runs a change's access check inside its transaction; a nil guard checks nothing.

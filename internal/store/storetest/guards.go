@@ -184,3 +184,54 @@ func testChangePassword(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ok.IssuedAgainst = fresh
 	mustCreateToken(t, s, ok)
 }
+
+// testCountKeys: a guard counts an owner's keys as its transaction sees them — a user's keys,
+// or a resource's business keys — leaving out those expired at the given time.
+func testCountKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustTree(t, s, "org/acme", "org/beta")
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustCreateUser(t, s, newUser("u2", at(0)))
+	mustCreateKey(t, s, newKey("p1", "u1", at(1)))
+	mustCreateKey(t, s, newKey("p2", "u1", at(2)))
+	old := newKey("p3", "u1", at(3))
+	old.ExpiresAt = ptr(at(100))
+	mustCreateKey(t, s, old)
+	mustCreateKey(t, s, newKey("q1", "u2", at(1)))
+	mustCreateKey(t, s, newKey("b1", "", at(1))) // a business key of org/acme
+	confined := newKey("p4", "u1", at(4))
+	confined.Resource = "org/acme"
+	mustCreateKey(t, s, confined)
+
+	tests := []struct {
+		owner, resource string
+		at              int
+		want            int
+	}{
+		{"u1", "", 50, 4},
+		{"u1", "", 100, 3}, // p3 expired at 100
+		{"u2", "", 50, 1},
+		{"", "org/acme", 50, 1}, // the business key only, not u1's confined key
+		{"", "org/beta", 50, 0},
+		{"ghost", "", 50, 0},
+	}
+	for _, tt := range tests {
+		var got int
+		k := newKey(fmt.Sprintf("probe-%s-%s-%d", tt.owner, tt.resource, tt.at), "u1", at(5))
+		err := s.CreateKey(ctx, k, keySecret(k, "probe:"+k.ID), func(ctx context.Context, v store.View) error {
+			var err error
+			got, err = v.CountKeys(ctx, tt.owner, tt.resource, at(tt.at))
+			if err != nil {
+				return err
+			}
+			return errRefused // count only: write nothing
+		}, event("key.create", "key:"+k.ID))
+		if !errors.Is(err, errRefused) {
+			t.Fatalf("CreateKey with a counting guard: %v", err)
+		}
+		if got != tt.want {
+			t.Errorf("CountKeys(%q, %q, at(%d)) = %d, want %d", tt.owner, tt.resource, tt.at, got, tt.want)
+		}
+	}
+}
