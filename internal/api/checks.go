@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -9,7 +8,6 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
-	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 type checkRequest struct {
@@ -115,32 +113,9 @@ func hiddenAnswer(explain bool) checkAnswer {
 // "user:<id>" is the user through their grants; "key:<id>" is the key with its own limits. When
 // the principal cannot act at all (it does not exist, or the key has expired) it returns nil.
 func (h *Handler) identityOf(r *http.Request, principal string) (*authn.Identity, error) {
-	ctx := r.Context()
 	kind, id, ok := strings.Cut(principal, ":")
-	if !ok || !credential.ValidID(id) {
+	if !ok || (kind != "user" && kind != "key") || !credential.ValidID(id) {
 		return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
 	}
-	switch kind {
-	case "user":
-		if _, err := h.store.GetUser(ctx, id); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		return &authn.Identity{Type: authn.TypePersonal, ID: "check", UserID: id}, nil
-	case "key":
-		k, err := h.store.GetKey(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
-			}
-			return nil, err
-		}
-		if k.ExpiresAt != nil && !h.now().Before(*k.ExpiresAt) {
-			return nil, nil
-		}
-		return &authn.Identity{Type: authn.TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}, nil
-	}
-	return nil, badRequest(`principal must be written "user:<id>" or "key:<id>".`)
+	return h.resolver.Acting(r.Context(), principal)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
-	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -88,30 +87,18 @@ func (h *Handler) revokeLeaked(w http.ResponseWriter, r *http.Request) error {
 
 // revokeToken revokes what tok names, if it names anything live.
 func (h *Handler) revokeToken(r *http.Request, tok string) error {
-	if len(tok) > authn.MaxTokenLen {
-		return nil
-	}
-	if prefix, ok := credential.Parse(tok); ok {
-		if !h.issues(prefix) {
-			return nil
-		}
-	} else if len(tok) < 32 || authn.LooksFormatted(tok) {
-		// Not a token lanyard issues (only an operator-chosen bootstrap token, of at least 32
-		// characters, may have another shape), or one with a bad checksum: no lookup at all.
-		return nil
-	}
 	ctx := r.Context()
-	res, err := h.store.Resolve(ctx, credential.Hash(tok))
-	if errors.Is(err, store.ErrNotFound) {
+	// The one resolver decides what the token names: no lookup for a token lanyard does not
+	// issue or with a bad checksum, nothing for a secret that works no more by itself.
+	res, err := h.resolver.Named(ctx, tok)
+	var refused *authn.RefusedError
+	if errors.As(err, &refused) {
 		return nil
 	}
 	if err != nil {
 		return err // the store cannot answer: 503, so a scanner tries again
 	}
 	s := res.Secret
-	if s.ExpiresAt != nil && !h.now().Before(*s.ExpiresAt) {
-		return nil // this secret works no more by itself
-	}
 	ev := h.event(r, actionRevokeLeaked, "", "")
 	ev.Actor, ev.Credential = "", "" // anonymous: whoever holds the token
 	switch s.Kind {
@@ -134,16 +121,6 @@ func (h *Handler) revokeToken(r *http.Request, tok string) error {
 		return nil // revoked meanwhile
 	}
 	return err
-}
-
-// issues reports whether prefix is one of the prefixes lanyard issues tokens with.
-func (h *Handler) issues(prefix string) bool {
-	p := h.prefixes
-	switch prefix {
-	case p.Key, p.Secret, p.Personal, p.Admin, p.Bootstrap:
-		return prefix != ""
-	}
-	return false
 }
 
 // revokeItem is one token in a JSON revocation body. token_type_hint (RFC 7009) and the other

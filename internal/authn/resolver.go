@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -267,4 +268,61 @@ func (r *Resolver) RunUsageFlusher(ctx, flushCtx context.Context, interval time.
 			}
 		}
 	}
+}
+
+// Named returns what a token names when it is presented alone, as a leaked-token revocation
+// (RFC 7009) presents it: the checks Resolve makes before any lookup (length, prefix,
+// checksum; a key+secret's secret counts as presented with its key), the same lookup, and
+// the same expiry rule for the secret — a secret that no longer works by itself (an old secret
+// past its reissue grace, an expired personal token) names nothing. Whatever names nothing
+// yields a *RefusedError.
+func (r *Resolver) Named(ctx context.Context, tok string) (store.Resolved, error) {
+	prefix, _ := credential.Parse(tok)
+	if err := r.prefixes.CheckShape(tok, prefix != "" && prefix == r.prefixes.Secret); err != nil {
+		return store.Resolved{}, err
+	}
+	res, err := r.store.Resolve(ctx, credential.Hash(tok))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Resolved{}, errUnknown
+		}
+		return store.Resolved{}, err
+	}
+	if s := res.Secret; s.ExpiresAt != nil && !r.now().Before(*s.ExpiresAt) {
+		return store.Resolved{}, errExpired
+	}
+	return res, nil
+}
+
+// Acting returns the identity a principal ("user:<id>" or "key:<id>") acts with when no
+// credential of its is presented — the subject of a check about someone else: a user through
+// their grants, a key with its own limits, exactly as Resolve would give them. It returns nil
+// when the principal cannot act at all (it does not exist, or the key has expired).
+func (r *Resolver) Acting(ctx context.Context, principal string) (*Identity, error) {
+	kind, id, _ := strings.Cut(principal, ":")
+	switch kind {
+	case "user":
+		if _, err := r.store.GetUser(ctx, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return &Identity{Type: TypePersonal, ID: "check", UserID: id, principal: principal}, nil
+	case "key":
+		k, err := r.store.GetKey(ctx, id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		if k.ExpiresAt != nil && !r.now().Before(*k.ExpiresAt) {
+			return nil, nil
+		}
+		ident := &Identity{Type: TypeKey, ID: k.ID, UserID: k.Owner, Key: &k}
+		ident.principal = store.PrincipalOf(store.Resolved{Key: &k})
+		return ident, nil
+	}
+	return nil, nil
 }

@@ -307,3 +307,77 @@ func BenchmarkBaselineHashToken(b *testing.B) {
 		_ = credential.Hash(tok)
 	}
 }
+
+// TestNamed: what a token names when presented alone (leaked-token revocation) — the same
+// checks and lookup as Resolve, and nothing for what no longer works by itself.
+func TestNamed(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tok := f.key(t, "k1", store.FormatToken, nil)
+	secret := f.key(t, "k2", store.FormatKeySecret, nil)
+	personal, _ := credential.Generate("lp")
+	past := f.now.Add(-time.Second)
+	if err := f.st.CreateToken(ctx, store.Token{ID: "t1", Kind: store.KindPersonal, UserID: "u1", Hash: credential.Hash(personal), ExpiresAt: &past}, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := credential.Generate("lk")
+	badsum := tok[:len(tok)-1] + map[bool]string{true: "b", false: "a"}[tok[len(tok)-1] == 'a']
+	other, _ := credential.Generate("zz")
+	tests := []struct {
+		name, tok string
+		wantID    string // "" for nothing named
+	}{
+		{"a key's token", tok, "k1"},
+		{"a key+secret's secret alone", secret, "k2"},
+		{"an expired personal token", personal, ""},
+		{"an unknown token", unknown, ""},
+		{"a bad checksum", badsum, ""},
+		{"a prefix this server does not issue", other, ""},
+		{"garbage", "abc", ""},
+	}
+	for _, tt := range tests {
+		res, err := f.r.Named(ctx, tt.tok)
+		var ref *RefusedError
+		switch {
+		case tt.wantID == "" && !errors.As(err, &ref):
+			t.Errorf("%s: Named = %+v, %v; want a refusal", tt.name, res, err)
+		case tt.wantID != "" && (err != nil || res.Secret.ID != tt.wantID):
+			t.Errorf("%s: Named = %+v, %v; want %s", tt.name, res.Secret, err, tt.wantID)
+		}
+	}
+}
+
+// TestActing: the identity a principal acts with, as Resolve would give it, or nil.
+func TestActing(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.key(t, "k1", store.FormatToken, nil)
+	past := f.now.Add(-time.Second)
+	f.key(t, "k-old", store.FormatToken, &past)
+	tests := []struct {
+		principal string
+		wantType  string // "" for nil
+		wantAs    string
+	}{
+		{"user:u1", TypePersonal, "user:u1"},
+		{"user:ghost", "", ""},
+		{"key:k1", TypeKey, "user:u1"},
+		{"key:k-old", "", ""},
+		{"key:ghost", "", ""},
+	}
+	for _, tt := range tests {
+		id, err := f.r.Acting(ctx, tt.principal)
+		if err != nil {
+			t.Fatalf("Acting(%s): %v", tt.principal, err)
+		}
+		if tt.wantType == "" {
+			if id != nil {
+				t.Errorf("Acting(%s) = %+v, want nil", tt.principal, id)
+			}
+			continue
+		}
+		if id == nil || id.Type != tt.wantType || id.Principal() != tt.wantAs {
+			t.Errorf("Acting(%s) = %+v, want a %s acting as %s", tt.principal, id, tt.wantType, tt.wantAs)
+		}
+	}
+}
