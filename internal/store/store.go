@@ -145,7 +145,8 @@ type Store interface {
 	UpdateResource(ctx context.Context, ref string, fn func(*Resource) error, guard Guard, ev Event) (Resource, error)
 	// DeleteResource removes the resource and all its descendants, every grant on any of them,
 	// and every key whose Resource is any of them (with the keys' secrets and grants), in one
-	// transaction. It returns the revoked key ids. ErrNotFound when absent.
+	// transaction. It returns the revoked key ids. ErrNotFound when absent. An ev without a
+	// Detail gets one saying how many resources, grants and keys went.
 	DeleteResource(ctx context.Context, ref string, ev Event) (Revoked, error)
 	// PutGrant creates or replaces the grant of g.Principal on g.Resource and returns it as
 	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource, or the user

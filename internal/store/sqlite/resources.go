@@ -329,18 +329,29 @@ func (db *DB) DeleteResource(ctx context.Context, ref string, ev store.Event) (s
 			return wrap("delete resource", err)
 		}
 		keys := stringsJSON(keyIDs)
-		for _, st := range []struct{ q, arg string }{
+		var grants int64
+		for i, st := range []struct{ q, arg string }{
 			{"DELETE FROM grants WHERE resource IN (SELECT value FROM json_each(?))", all},
 			{"DELETE FROM grants WHERE principal IN (SELECT 'key:' || value FROM json_each(?))", keys},
 			{"DELETE FROM secrets WHERE kind IN " + keyKinds + " AND id IN (SELECT value FROM json_each(?))", keys},
 			{"DELETE FROM keys WHERE id IN (SELECT value FROM json_each(?))", keys},
 			{"DELETE FROM resources WHERE (type, id) IN (" + refPairs + ")", all},
 		} {
-			if _, err := tx.ExecContext(ctx, st.q, st.arg); err != nil {
+			res, err := tx.ExecContext(ctx, st.q, st.arg)
+			if err != nil {
 				return wrap("delete resource", err)
+			}
+			if i == 0 {
+				if grants, err = res.RowsAffected(); err != nil {
+					return wrap("delete resource", err)
+				}
 			}
 		}
 		rev = store.Revoked{Resources: refs, KeyIDs: keyIDs}
+		if ev.Detail == "" {
+			ev.Detail = fmt.Sprintf("deleted %d resources (itself and %d below it), %d grants on them, %d keys confined to them",
+				len(refs), len(refs)-1, grants, len(keyIDs))
+		}
 		return insertEventAncestry(ctx, tx, ev, anc)
 	})
 	if err != nil {

@@ -235,3 +235,28 @@ func testCountKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 	}
 }
+
+// testDeleteResourceDetail: the event of a resource's deletion says what went with it.
+func testDeleteResourceDetail(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustTree(t, s, "org/acme", "project/p1 < org/acme", "project/p2 < org/acme")
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	for _, ref := range []string{"org/acme", "project/p1"} {
+		if _, err := s.PutGrant(ctx, store.Grant{Resource: ref, Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil, resEvent("grant.put", ref)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreateKey(t, s, newKey("b1", "", at(2))) // a business key of org/acme
+	if _, err := s.DeleteResource(ctx, "org/acme", resEvent("resource.delete", "org/acme")); err != nil {
+		t.Fatal(err)
+	}
+	evs := allEvents(t, s, store.EventFilter{Action: "resource.delete"})
+	if len(evs) != 1 {
+		t.Fatalf("%d resource.delete events", len(evs))
+	}
+	want := "deleted 3 resources (itself and 2 below it), 3 grants on them, 1 keys confined to them"
+	if evs[0].Detail != want {
+		t.Errorf("detail %q, want %q", evs[0].Detail, want)
+	}
+}

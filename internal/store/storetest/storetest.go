@@ -87,6 +87,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Guards", testGuards},
 		{"ChangePassword", testChangePassword},
 		{"CountKeys", testCountKeys},
+		{"DeleteResourceDetail", testDeleteResourceDetail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
