@@ -21,6 +21,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/throttle"
 )
@@ -98,6 +99,7 @@ type Handler struct {
 	ready         func(ctx context.Context) error
 	fallback      http.Handler
 	pw            passwords // login: see login.go
+	checker       *gateway.Checker
 	quotas        quotas
 
 	metrics *metrics
@@ -159,6 +161,7 @@ func New(o Options) (*Handler, error) {
 		h.metrics = newMetrics(o.Metrics)
 	}
 	h.ids = newRequestIDs()
+	h.checker = &gateway.Checker{Sources: o.Sources, Resolver: o.Resolver, Authz: o.Authz, Refused: h.recordRefusal}
 	h.quotas = newQuotas(o.Quotas, h.now)
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)

@@ -133,20 +133,12 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 	}
 	var id *authn.Identity
 	if rt.Policy.NeedsCredential() {
-		ident, err := h.authenticate(r)
+		ident, _, err := h.checker.Identify(ctx, r.Header, "", h.clientAddr(r), h.clientIP(r))
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		id = &ident
-		if err := h.authz.Network(id, h.clientAddr(r)); err != nil {
-			h.metrics.refusedCredential("network")
-			if h.refusals != nil {
-				h.refusals.RecordEvent(audit.ActionRefused, h.clientIP(r), id.CredentialName(), "client address not allowed")
-			}
-			h.writeError(w, r, err)
-			return
-		}
+		id = ident
 		if st != nil {
 			st.identity = id
 		}
@@ -166,25 +158,19 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 	}
 }
 
-// authenticate finds and resolves the request's credential through the one resolver. A refused
-// credential is recorded in the audit trail (aggregated, asynchronously).
-func (h *Handler) authenticate(r *http.Request) (authn.Identity, error) {
-	p, err := h.sources.Extract(r.Header)
-	if err != nil {
-		return authn.Identity{}, err
+// recordRefusal counts a refused credential and records it in the audit trail (aggregated,
+// asynchronously): by the token's fingerprint, or by the credential's name when it was valid
+// but refused later (its client network).
+func (h *Handler) recordRefusal(ip, token, credName, reason, detail string) {
+	h.metrics.refusedCredential(reason)
+	if h.refusals == nil {
+		return
 	}
-	id, err := h.resolver.Resolve(r.Context(), p)
-	if err != nil {
-		var ref *authn.RefusedError
-		if errors.As(err, &ref) {
-			h.metrics.refusedCredential(ref.Reason)
-			if h.refusals != nil {
-				h.refusals.Record(h.clientIP(r), p.Token, ref.Detail)
-			}
-		}
-		return authn.Identity{}, err
+	if token != "" {
+		h.refusals.Record(ip, token, detail)
+		return
 	}
-	return id, nil
+	h.refusals.RecordEvent(audit.ActionRefused, ip, credName, detail)
 }
 
 // requestState is what the access log needs to know about a request once it is answered.

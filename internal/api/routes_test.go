@@ -141,6 +141,7 @@ func (unreachable) Resolve(context.Context, store.Hash) (store.Resolved, error) 
 func TestFailsClosed(t *testing.T) {
 	h := newTestHandler(t)
 	h.resolver = authn.NewResolver(unreachable{h.store}, h.prefixes, nil)
+	h.checker.Resolver = h.resolver
 	tok, _ := credential.Generate("lk")
 	r := httptest.NewRequest("GET", "/v1/me", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)

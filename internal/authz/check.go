@@ -75,7 +75,7 @@ func subjectOf(id *authn.Identity) subject {
 // Can reports whether the caller may do perm on the resource ref. A resource that does not
 // exist is simply not allowed.
 func (a *Authorizer) Can(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) (bool, error) {
-	ok, _, err := a.decide(ctx, subjectOf(id), perm, ref, false)
+	ok, _, _, err := a.decide(ctx, subjectOf(id), perm, ref, false)
 	return ok, err
 }
 
@@ -84,12 +84,12 @@ func (a *Authorizer) Can(ctx context.Context, id *authn.Identity, perm config.Pe
 // gets ErrForbidden (403).
 func (a *Authorizer) Require(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) error {
 	s := subjectOf(id)
-	ok, _, err := a.decide(ctx, s, perm, ref, false)
+	ok, _, _, err := a.decide(ctx, s, perm, ref, false)
 	if err != nil || ok {
 		return err
 	}
 	if perm != config.PermRead {
-		canRead, _, err := a.decide(ctx, s, config.PermRead, ref, false)
+		canRead, _, _, err := a.decide(ctx, s, config.PermRead, ref, false)
 		if err != nil {
 			return err
 		}
@@ -102,45 +102,66 @@ func (a *Authorizer) Require(ctx context.Context, id *authn.Identity, perm confi
 
 // Explain decides like Can and says why.
 func (a *Authorizer) Explain(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) (bool, *Because, error) {
-	return a.decide(ctx, subjectOf(id), perm, ref, true)
+	ok, _, b, err := a.decide(ctx, subjectOf(id), perm, ref, true)
+	return ok, b, err
+}
+
+// Allows is Require that also names the role of the grant that allowed the request ("" for an
+// admin credential, which needs none): what a gateway forwards as X-Lanyard-Role.
+func (a *Authorizer) Allows(ctx context.Context, id *authn.Identity, perm config.Perms, ref string) (role string, err error) {
+	s := subjectOf(id)
+	ok, role, _, err := a.decide(ctx, s, perm, ref, false)
+	if err != nil || ok {
+		return role, err
+	}
+	if perm != config.PermRead {
+		canRead, _, _, err := a.decide(ctx, s, config.PermRead, ref, false)
+		if err != nil {
+			return "", err
+		}
+		if canRead {
+			return "", ErrForbidden
+		}
+	}
+	return "", ErrHidden
 }
 
 // decide is the one tree walk: from ref up to its root, looking for the nearest grant of the
 // subject whose role includes perm, and checking a personal key's own limits on the way.
-func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, ref string, explain bool) (bool, *Because, error) {
+func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, ref string, explain bool) (bool, string, *Because, error) {
 	// deny builds the explanation only when one was asked for: a refusal on the hot path
 	// allocates nothing.
-	deny := func(r DeniedReason, reason func() string) (bool, *Because, error) {
+	deny := func(r DeniedReason, reason func() string) (bool, string, *Because, error) {
 		if !explain {
-			return false, nil, nil
+			return false, "", nil, nil
 		}
-		return false, &Because{Reason: reason(), Denied: r}, nil
+		return false, "", &Because{Reason: reason(), Denied: r}, nil
 	}
 	if s.admin {
 		if _, err := a.tree.Resource(ctx, ref); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
 			}
-			return false, nil, err
+			return false, "", nil, err
 		}
 		if !explain {
-			return true, nil, nil
+			return true, "", nil, nil
 		}
-		return true, &Because{Reason: "The credential is an admin credential: it may do everything."}, nil
+		return true, "", &Because{Reason: "The credential is an admin credential: it may do everything."}, nil
 	}
 	if s.principal == "" {
 		return deny(DeniedNoPrincipal, func() string { return "The credential acts as no principal." })
 	}
 	grants, err := a.tree.Grants(ctx, s.principal)
 	if err != nil {
-		return false, nil, err
+		return false, "", nil, err
 	}
 	chain, err := a.tree.Ancestry(ctx, ref)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return deny(DeniedNoSuchResource, func() string { return "The resource does not exist." })
 		}
-		return false, nil, err
+		return false, "", nil, err
 	}
 	var foundRole, foundRes string
 	found := false
@@ -179,7 +200,7 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 		}
 	}
 	if !explain {
-		return true, nil, nil
+		return true, foundRole, nil, nil
 	}
 	reason := s.principal + " has the role " + foundRole + " on " + foundRes
 	if foundDepth > 0 {
@@ -187,7 +208,7 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 	}
 	g := &GrantJSON{Principal: s.principal, Role: foundRole, Resource: foundRes}
 	path := append([]string(nil), chain[:foundDepth+1]...)
-	return true, &Because{Reason: reason + ".", Grant: g, Path: path}, nil
+	return true, foundRole, &Because{Reason: reason + ".", Grant: g, Path: path}, nil
 }
 
 // Within reports whether ref is root or one of its descendants.
@@ -262,4 +283,50 @@ func (a *Authorizer) Roots(ctx context.Context, id *authn.Identity, perm config.
 		}
 	}
 	return roots, false, nil
+}
+
+// Errors of CredentialResource.
+var (
+	// ErrNoResource: the credential stands for no resource of the type (403).
+	ErrNoResource error = &Forbidden{Reason: "The credential stands for no resource this route serves."}
+	// ErrSeveralResources: the credential is granted several resources of the type and the
+	// request names none (400).
+	ErrSeveralResources = errors.New("the credential is granted several resources of this type; name one")
+)
+
+// CredentialResource is the resource of type typ that a credential stands for, for a gateway
+// route whose resource comes from the credential (CONTRACT §11.26): a business key's resource;
+// for a personal credential, the one resource of that type its user is granted (a personal key
+// confined to a resource of that type stands for that one).
+func (a *Authorizer) CredentialResource(ctx context.Context, id *authn.Identity, typ string) (string, error) {
+	if k := id.Key; k != nil && k.Resource != "" {
+		if t, _, _ := ParseRef(k.Resource); t == typ {
+			return k.Resource, nil
+		}
+		if k.Owner == "" {
+			return "", ErrNoResource // a business key stands for its own resource only
+		}
+	}
+	p := id.Principal()
+	if p == "" {
+		return "", ErrNoResource
+	}
+	grants, err := a.tree.Grants(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	found := ""
+	for ref := range grants {
+		if t, _, _ := ParseRef(ref); t != typ {
+			continue
+		}
+		if found != "" {
+			return "", ErrSeveralResources
+		}
+		found = ref
+	}
+	if found == "" {
+		return "", ErrNoResource
+	}
+	return found, nil
 }
