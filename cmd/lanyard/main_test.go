@@ -167,14 +167,18 @@ func TestCLIAgainstARunningServer(t *testing.T) {
 }
 
 func TestServeRefusesWhatItCannotDoYet(t *testing.T) {
-	for _, args := range [][]string{
-		{"--store", "postgres://db.example/lanyard"},
-		{"--redis", "redis://127.0.0.1:6379/0"},
-		{"--upstream", "http://127.0.0.1:9"},
+	for _, tt := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--store", "postgres://db.example/lanyard"}, "not supported yet"},
+		{[]string{"--redis", "redis://127.0.0.1:6379/0"}, "not supported yet"},
+		// An upstream with no routes would be an open proxy: refused, never a default.
+		{[]string{"--upstream", "http://127.0.0.1:9"}, "gateway.routes"},
 	} {
-		code, _, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-		if code != 1 || !strings.Contains(errs, "not supported yet") {
-			t.Errorf("serve %v: %d %q", args, code, errs)
+		code, _, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
+		if code != 1 || !strings.Contains(errs, tt.says) {
+			t.Errorf("serve %v: %d %q", tt.args, code, errs)
 		}
 	}
 }

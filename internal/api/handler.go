@@ -55,8 +55,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Ready reports whether everything lanyard needs answers (for /readyz).
 	Ready func(ctx context.Context) error
-	// Fallback serves requests no route matches (the gateway); nil: 404.
-	Fallback http.Handler
+	// Gateway is the gateway's routes and proxy; nil: no routes (every other path is 404, and
+	// /v1/authz answers 404).
+	Gateway *Gateway
+	// VerifyRequiresCredential makes POST /verify need a caller credential (api.verify_requires_credential).
+	VerifyRequiresCredential bool
 	// Metrics, when set, receives the API's Prometheus series and is served at /metrics.
 	Metrics *prometheus.Registry
 
@@ -97,7 +100,8 @@ type Handler struct {
 	plans         map[string]bool
 	schema        config.Schema
 	ready         func(ctx context.Context) error
-	fallback      http.Handler
+	gateway       *Gateway
+	verifyPolicy  authz.Policy
 	pw            passwords // login: see login.go
 	checker       *gateway.Checker
 	quotas        quotas
@@ -130,7 +134,7 @@ func New(o Options) (*Handler, error) {
 		defaultFormat: o.DefaultKeyFormat,
 		trusted:       o.TrustedProxies,
 		ready:         o.Ready,
-		fallback:      o.Fallback,
+		gateway:       o.Gateway,
 		schema:        o.Schema,
 	}
 	if len(o.Plans) > 0 {
@@ -163,6 +167,13 @@ func New(o Options) (*Handler, error) {
 	h.ids = newRequestIDs()
 	h.checker = &gateway.Checker{Sources: o.Sources, Resolver: o.Resolver, Authz: o.Authz, Refused: h.recordRefusal}
 	h.quotas = newQuotas(o.Quotas, h.now)
+	if gw := h.gateway; gw != nil && gw.Upstream != nil {
+		gw.proxy = gateway.NewProxy(gw.Upstream, gw.UpstreamTimeout, h.upstreamError)
+	}
+	h.verifyPolicy = authz.Public
+	if o.VerifyRequiresCredential {
+		h.verifyPolicy = authz.Authenticated
+	}
 	h.routes = h.table()
 	mux, err := h.buildMux(h.routes)
 	if err != nil {

@@ -65,7 +65,14 @@ var operations = map[string]operation{
 	"DELETE /resources/{type}/{id}/grants/{principal}": {summary: "Remove a grant.", status: 204},
 	"POST /check":                                      {summary: "May this principal do this on that resource, and why.", request: "Check", status: 200, response: "CheckAnswer"},
 	"GET /audit":                                       {summary: "The audit trail: a resource's for its managers, all for admins.", query: []string{"resource", "actor", "action", "target", "limit", "cursor"}, status: 200, response: "EventList"},
+
+	"POST /verify":       {summary: "Is this credential valid, and may it do this? Always 200 for a well-formed request.", request: "Verify", status: 200, response: "VerifyAnswer"},
+	"GET /authz":         {summary: "Forward auth (nginx auth_request, Traefik forwardAuth): the original request in X-Forwarded-Method/-Uri or X-Original-Method/-URI, decided by the gateway routes.", status: 200},
+	"* /authz/{path...}": {summary: "Forward auth for Envoy's ext_authz: the original method and path follow the prefix.", status: 200},
 }
+
+// anyMethods are the methods the OpenAPI description lists for a route that answers every one.
+var anyMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 // objectSchemas are the bodies' shapes, loose where the handlers validate further.
 func objectSchemas() map[string]any {
@@ -145,63 +152,88 @@ func objectSchemas() map[string]any {
 			"resource": nstr, "result": str, "ip": nstr, "count": integer, "detail": nstr,
 		}),
 		"EventList": list("events", "Event"),
+		"Verify": obj(nil, map[string]any{
+			"token": str, "headers": map[string]any{"type": "object", "additionalProperties": str}, "resource": str,
+			"permission": map[string]any{"enum": []string{"read", "write", "manage"}}, "client_ip": str, "dry_run": boolean, "explain": boolean,
+		}),
+		"VerifyAnswer": obj([]string{"valid", "code", "principal", "key_id", "resource", "role", "ratelimit"}, map[string]any{
+			"valid": boolean, "code": nstr, "principal": nstr, "key_id": nstr, "resource": nstr, "role": nstr,
+			"ratelimit": map[string]any{"type": []string{"object", "null"}}, "because": map[string]any{"type": "object"},
+		}),
 	}
 }
 
-var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+var pathParam = regexp.MustCompile(`\{([a-z]+)(?:\.\.\.)?\}`)
 
 // openAPI builds the OpenAPI 3.1 description of the native API from the route table, so it
 // cannot drift from what the server registers.
 func (h *Handler) openAPI() map[string]any {
 	paths := map[string]any{}
-	for _, rt := range h.routes {
-		op, ok := operations[rt.Method+" "+rt.Path]
+	for _, route := range h.routes {
+		op, ok := operations[route.Method+" "+route.Path]
 		if !ok {
 			continue // openapi_test.go fails for such a route
 		}
-		full := rt.FullPath(h.prefix)
-		item, _ := paths[full].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[full] = item
+		methods := []string{route.Method}
+		if route.Method == AnyMethod {
+			methods = anyMethods
 		}
-		o := map[string]any{
-			"operationId":      operationID(rt.Method, rt.Path),
-			"summary":          op.summary,
-			"x-lanyard-policy": rt.Policy.String(),
+		for _, m := range methods {
+			rt := route
+			rt.Method = m
+			h.describe(paths, rt, op)
 		}
-		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
-			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
-		}
-		for _, q := range op.query {
-			params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
-		}
-		if len(params) > 0 {
-			o["parameters"] = params
-		}
-		if op.request != "" {
-			o["requestBody"] = map[string]any{"content": map[string]any{"application/json": map[string]any{
-				"schema": map[string]any{"$ref": "#/components/schemas/" + op.request},
-			}}}
-		}
-		success := map[string]any{"description": http.StatusText(op.status)}
-		if op.response != "" {
-			success["content"] = map[string]any{"application/json": map[string]any{
-				"schema": map[string]any{"$ref": "#/components/schemas/" + op.response},
-			}}
-		}
-		errBody := map[string]any{"description": "The contract's error body.", "content": map[string]any{"application/json": map[string]any{
-			"schema": map[string]any{"$ref": "#/components/schemas/Error"},
-		}}}
-		o["responses"] = map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
-		if !rt.Policy.NeedsCredential() {
-			o["security"] = []any{}
-		} else if rt.Policy == authz.Admin {
-			o["description"] = "Needs an admin token or the bootstrap token."
-		}
-		item[strings.ToLower(rt.Method)] = o
 	}
+	return h.openAPIDocument(paths)
+}
+
+// describe adds one operation, the route rt documented by op, to paths.
+func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
+	full := strings.ReplaceAll(rt.FullPath(h.prefix), "...}", "}")
+	item, _ := paths[full].(map[string]any)
+	if item == nil {
+		item = map[string]any{}
+		paths[full] = item
+	}
+	o := map[string]any{
+		"operationId":      operationID(rt.Method, rt.Path),
+		"summary":          op.summary,
+		"x-lanyard-policy": rt.Policy.String(),
+	}
+	var params []any
+	for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+	}
+	for _, q := range op.query {
+		params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+	}
+	if len(params) > 0 {
+		o["parameters"] = params
+	}
+	if op.request != "" {
+		o["requestBody"] = map[string]any{"content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/" + op.request},
+		}}}
+	}
+	success := map[string]any{"description": http.StatusText(op.status)}
+	if op.response != "" {
+		success["content"] = map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/" + op.response},
+		}}
+	}
+	errBody := map[string]any{"description": "The contract's error body.", "content": map[string]any{"application/json": map[string]any{
+		"schema": map[string]any{"$ref": "#/components/schemas/Error"},
+	}}}
+	o["responses"] = map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
+	if !rt.Policy.NeedsCredential() {
+		o["security"] = []any{}
+	} else if rt.Policy == authz.Admin {
+		o["description"] = "Needs an admin token or the bootstrap token."
+	}
+	item[strings.ToLower(rt.Method)] = o
+}
+
+func (h *Handler) openAPIDocument(paths map[string]any) map[string]any {
 	return map[string]any{
 		"openapi": "3.1.0",
 		"info":    map[string]any{"title": "lanyard native API", "version": "v1"},

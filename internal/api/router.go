@@ -22,6 +22,7 @@ import (
 // the policy that guards it, so access is decided before any handler runs and a test can walk
 // the table to prove default deny.
 type Route struct {
+	// Method is the HTTP method the route answers, or AnyMethod.
 	Method string
 	// Path is a net/http pattern path, relative to the API prefix unless Root is set.
 	Path string
@@ -38,6 +39,10 @@ type Route struct {
 	Message string
 	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
+
+// AnyMethod is the Method of a route that answers every method (Envoy's ext_authz forwards the
+// original request's).
+const AnyMethod = "*"
 
 // FullPath is the route's path as served.
 func (rt Route) FullPath(prefix string) string {
@@ -89,7 +94,7 @@ func (h *Handler) buildMux(routes []Route) (*http.ServeMux, error) {
 				method = http.MethodGet
 			}
 			for i := range group {
-				if group[i].Method == method {
+				if group[i].Method == method || group[i].Method == AnyMethod {
 					h.serveRoute(w, r, &group[i])
 					return
 				}
@@ -99,13 +104,7 @@ func (h *Handler) buildMux(routes []Route) (*http.ServeMux, error) {
 				Message: "This path does not answer " + r.Method + "; it answers " + allow + "."})
 		}))
 	}
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.fallback != nil {
-			h.fallback.ServeHTTP(w, r)
-			return
-		}
-		h.writeError(w, r, notFound("The path was"))
-	}))
+	mux.Handle("/", http.HandlerFunc(h.serveGateway))
 	return mux, nil
 }
 
@@ -270,6 +269,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.metrics.observe(st.route, status, d)
 	}()
+	if r.TransferEncoding != nil {
+		// A chunked body: if it also came with a Content-Length (net/http drops it, as RFC
+		// 9112 §6.3 says), the two framings may disagree on where the next request starts;
+		// closing the connection after the answer means no such request is ever read.
+		w.Header().Set("Connection", "close")
+	}
 	if err := checkTarget(r); err != nil {
 		h.writeError(sw, r, err)
 		return

@@ -57,6 +57,9 @@ func (h *Handler) table() []Route {
 		{Method: http.MethodPost, Path: "/auth/login", Policy: authz.Public, Quota: h.quotas.login, Message: "Successfully authenticated", Handle: h.login},
 		{Method: http.MethodDelete, Path: "/tokens/personal", Policy: authz.Authenticated, Handle: h.revokePersonal},
 		{Method: http.MethodDelete, Path: "/tokens/personal/all", Policy: authz.Authenticated, Handle: h.revokeAllPersonal},
+		{Method: http.MethodPost, Path: "/verify", Policy: h.verifyPolicy, Message: "Verified", Handle: h.verify},
+		{Method: http.MethodGet, Path: "/authz", Policy: authz.Public, Handle: h.forwardAuth},
+		{Method: AnyMethod, Path: "/authz/{path...}", Policy: authz.Public, Handle: h.forwardAuth},
 		{Method: http.MethodPost, Path: "/tokens/revoke", Policy: authz.Public, Quota: h.quotas.revoke, MaxBody: 64 << 10, Message: "Revocation request received", Handle: h.revokeLeaked},
 	}
 }

@@ -371,6 +371,9 @@ type Gateway struct {
 	// Upstream is the http:// or https:// URL requests are proxied to; "" for no proxying.
 	// --upstream and LANYARD_UPSTREAM override it.
 	Upstream string `yaml:"upstream"`
+	// Timeout bounds the wait for the upstream's response headers (default 30s); past it the
+	// answer is 504. A response's body then streams for as long as server.write_timeout allows.
+	Timeout time.Duration `yaml:"timeout"`
 	// IETFHeaders adds the IETF RateLimit and RateLimit-Policy fields beside X-RateLimit-*.
 	IETFHeaders bool `yaml:"ietf_headers"`
 	// Routes are matched in order, first match wins; no match: 404.
@@ -407,6 +410,9 @@ type Route struct {
 	Cost int64 `yaml:"cost"`
 	// ForwardCredential keeps the credential headers on the proxied request.
 	ForwardCredential bool `yaml:"forward_credential"`
+	// Upgrade lets a request through that asks for a protocol upgrade (a WebSocket); without
+	// it such a request is refused with 400. h2c is never let through.
+	Upgrade bool `yaml:"upgrade"`
 }
 
 func (r *Route) setDefaults() { r.Cost = 1 }

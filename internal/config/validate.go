@@ -583,6 +583,9 @@ func (c *Config) validateGateway() error {
 			return errorf("gateway.upstream must be an http:// or https:// URL with a host (and no user or fragment)")
 		}
 	}
+	if g.Timeout < 0 {
+		return errorf("gateway.timeout must be positive, not %s", g.Timeout)
+	}
 	for i := range g.Routes {
 		if err := c.validateRoute(i, &g.Routes[i]); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/cache"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 	"github.com/lanyardhq/lanyard/internal/throttle"
@@ -153,10 +155,32 @@ func Unsupported(cfg *config.Config) error {
 	switch {
 	case cfg.Server.Redis != "":
 		return errors.New("--redis is not supported yet: rate limits and revocation stay in process")
-	case cfg.Gateway.Upstream != "":
-		return errors.New("--upstream is not supported yet: the gateway is not part of this build")
+	case cfg.Gateway.Upstream != "" && len(cfg.Gateway.Routes) == 0:
+		// An open proxy is never a default: an upstream needs routes that say who may reach it.
+		return errors.New("--upstream is set but the config has no gateway.routes: lanyard would proxy nothing; add routes that say what each path needs")
 	}
 	return nil
+}
+
+// newGateway builds the gateway from the config: the routes (for /v1/authz and the proxy), the
+// headers credentials come in, and the proxy when an upstream is set.
+func newGateway(cfg *config.Config) (*api.Gateway, error) {
+	if len(cfg.Gateway.Routes) == 0 {
+		return nil, nil
+	}
+	routes, err := gateway.Compile(cfg.Gateway.Routes)
+	if err != nil {
+		return nil, err
+	}
+	gw := &api.Gateway{Routes: routes, CredentialHeaders: api.CredentialHeaders(cfg)}
+	if cfg.Gateway.Upstream != "" {
+		u, err := url.Parse(cfg.Gateway.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("gateway.upstream: %w", err)
+		}
+		gw.Upstream, gw.UpstreamTimeout = u, cfg.Gateway.Timeout
+	}
+	return gw, nil
 }
 
 // Run serves lanyard until ctx ends, then shuts down gracefully: in-flight requests finish (up
@@ -327,29 +351,35 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	}
 	az := authz.New(st, st, cfg.Roles)
 	az.KeysPerOwner = cfg.Quotas.KeysPerOwner
+	gw, err := newGateway(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	h, err := api.New(api.Options{
-		Store:            st,
-		Resolver:         resolver,
-		Sources:          sources,
-		Authz:            az,
-		Quotas:           cfg.Quotas,
-		Schema:           cfg.Schema,
-		Hasher:           hasher,
-		Refusals:         refusals,
-		Logger:           log,
-		Now:              o.Now,
-		Prefix:           cfg.API.Prefix,
-		Envelope:         cfg.API.Envelope,
-		MaxBodyBytes:     cfg.Server.MaxBodyBytes,
-		Prefixes:         prefixes,
-		DefaultKeyFormat: cfg.Keys.DefaultFormat,
-		Plans:            plans,
-		TrustedProxies:   cfg.Server.TrustedPrefixes(),
-		Metrics:          newRegistry(st),
-		PasswordParams:   pwParams,
-		HashConcurrency:  cfg.Passwords.MaxConcurrent,
-		HashQueueTimeout: cfg.Passwords.QueueTimeout,
-		PersonalTTL:      cfg.Tokens.PersonalTTL,
+		Gateway:                  gw,
+		VerifyRequiresCredential: cfg.API.VerifyRequiresCredential,
+		Store:                    st,
+		Resolver:                 resolver,
+		Sources:                  sources,
+		Authz:                    az,
+		Quotas:                   cfg.Quotas,
+		Schema:                   cfg.Schema,
+		Hasher:                   hasher,
+		Refusals:                 refusals,
+		Logger:                   log,
+		Now:                      o.Now,
+		Prefix:                   cfg.API.Prefix,
+		Envelope:                 cfg.API.Envelope,
+		MaxBodyBytes:             cfg.Server.MaxBodyBytes,
+		Prefixes:                 prefixes,
+		DefaultKeyFormat:         cfg.Keys.DefaultFormat,
+		Plans:                    plans,
+		TrustedProxies:           cfg.Server.TrustedPrefixes(),
+		Metrics:                  newRegistry(st),
+		PasswordParams:           pwParams,
+		HashConcurrency:          cfg.Passwords.MaxConcurrent,
+		HashQueueTimeout:         cfg.Passwords.QueueTimeout,
+		PersonalTTL:              cfg.Tokens.PersonalTTL,
 		Login: throttle.Config{
 			MaxFailures:     cfg.Login.MaxFailures,
 			Lockout:         cfg.Login.Lockout,

@@ -1,0 +1,316 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
+)
+
+// Gateway is the gateway part of the API: the config's routes, what a proxied request must not
+// carry on, and the proxy (nil when no upstream is set: the routes then serve /v1/authz only).
+type Gateway struct {
+	Routes gateway.Routes
+	// CredentialHeaders are the headers credentials and scoped tokens come in, removed from a
+	// proxied request unless its route forwards them.
+	CredentialHeaders []string
+	// Upstream is where allowed requests go (nil: no proxying); UpstreamTimeout bounds the
+	// wait for its response headers.
+	Upstream        *url.URL
+	UpstreamTimeout time.Duration
+
+	proxy *gateway.Proxy
+}
+
+// CredentialHeaders lists the request headers the config's sources and exchange types read.
+func CredentialHeaders(cfg *config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		name = http.CanonicalHeaderKey(name)
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, s := range cfg.Sources {
+		switch s.Type {
+		case config.SourceHeader:
+			add(s.Name)
+		default:
+			add("Authorization")
+		}
+	}
+	for _, typ := range sortedExchange(cfg.Exchange) {
+		add(cfg.Exchange[typ].Header)
+	}
+	return out
+}
+
+func sortedExchange(m map[string]config.Exchange) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// routeRequest builds the pipeline's request for a gateway route matched by method on a path
+// with the wildcards vals; h and query are the request's headers and query. A resource the
+// request should name but does not, or names with an id no resource can have, is a 400.
+func (h *Handler) routeRequest(r *http.Request, header http.Header, query string, rt *gateway.Route, vals gateway.Values, method string) (*gateway.Request, error) {
+	req := &gateway.Request{
+		Header:     header,
+		ClientAddr: h.clientAddr(r),
+		ClientIP:   h.clientIP(r),
+		Permission: rt.RequiredPermission(method),
+		Admin:      rt.Admin,
+		Tokens:     rt.Tokens,
+		Plan:       rt.Plan,
+		Cost:       rt.Cost,
+	}
+	res := rt.Resource
+	if res == nil {
+		return req, nil
+	}
+	var id, where string
+	switch {
+	case res.From != "":
+		req.FromCredential = res.Type
+		return req, nil
+	case res.Param != "":
+		id, where = vals.Get(res.Param), "path"
+	case res.Header != "":
+		id, where = header.Get(res.Header), "header "+res.Header
+	case res.Query != "":
+		q, err := parseQuery(query)
+		if err != nil {
+			return nil, err
+		}
+		id, where = q.Get(res.Query), "query parameter "+res.Query
+	}
+	if id == "" {
+		return nil, badRequest("The request names no %s: it belongs in the %s.", res.Type, where)
+	}
+	if !credential.ValidID(id) {
+		return nil, badRequest("The %s id in the %s %s.", res.Type, where, idRule)
+	}
+	req.Resource = res.Type + "/" + id
+	return req, nil
+}
+
+// serveGateway answers a request no lanyard endpoint answers: with an upstream, it is matched
+// against the routes, decided by the pipeline and, when allowed, proxied.
+func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
+	gw := h.gateway
+	if gw == nil || gw.proxy == nil {
+		h.writeError(w, r, notFound("The path was"))
+		return
+	}
+	if err := gateway.CheckPath(r.URL, r.RequestURI); err != nil {
+		h.writeError(w, r, badRequest("%s", unsafePathMessage))
+		return
+	}
+	rt, vals := gw.Routes.Match(r.Method, r.URL.Path)
+	if rt == nil {
+		h.writeError(w, r, notFound("The path was"))
+		return
+	}
+	st := stateFrom(r.Context())
+	if st != nil {
+		st.route = "gateway " + rt.Path
+	}
+	if up := r.Header.Get("Upgrade"); up != "" {
+		if strings.EqualFold(strings.TrimSpace(up), "h2c") || !rt.Upgrade {
+			h.writeError(w, r, badRequest("This route does not take a protocol upgrade."))
+			return
+		}
+	}
+	req, err := h.routeRequest(r, r.Header, r.URL.RawQuery, rt, vals, r.Method)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res := h.checker.Check(r.Context(), req)
+	if st != nil && res.Identity != nil {
+		st.identity = res.Identity
+	}
+	if res.Err != nil {
+		h.writeError(w, r, pipelineError(res.Err))
+		return
+	}
+	f := forwardOf(res)
+	if !rt.ForwardCredential {
+		f.Strip = gw.CredentialHeaders
+	}
+	gw.proxy.ServeHTTP(w, r, f)
+}
+
+const unsafePathMessage = "The path holds a '.' or '..' segment, an empty segment, an encoded '/' or '\\', a '\\' or a ';'; send it in its plain form."
+
+// forwardOf is the identity an allowed request carries on.
+func forwardOf(res gateway.Result) *gateway.Forward {
+	f := &gateway.Forward{Resource: res.Resource, Role: res.Role}
+	if id := res.Identity; id != nil {
+		f.Principal = id.Principal()
+		if id.Type == authn.TypeKey {
+			f.KeyID = id.ID
+		}
+	}
+	return f
+}
+
+// pipelineError turns the pipeline's refusals that are no authn or authz error into the API's.
+func pipelineError(err error) error {
+	if br, ok := err.(*gateway.BadRequest); ok {
+		return badRequest("%s", br.Msg)
+	}
+	return err
+}
+
+// upstreamError answers a request the upstream failed: 504 when it did not answer in time, else
+// 502, with the contract's body.
+func (h *Handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	e := &Error{Status: http.StatusBadGateway, Code: "bad_gateway", Message: "The upstream API could not be reached.", Err: err}
+	if ue, ok := err.(*gateway.UpstreamError); ok && ue.Timeout {
+		e = &Error{Status: http.StatusGatewayTimeout, Code: "gateway_timeout", Message: "The upstream API did not answer in time.", Err: err}
+	}
+	h.writeError(w, r, e)
+}
+
+// authRequestHeader, sent by the documented nginx auth_request snippet, asks /v1/authz to
+// answer every refusal as 401 or 403 (the only refusals auth_request passes on) and to name the
+// real status in X-Lanyard-Status; the snippet then asks again for the real answer.
+const authRequestHeader = "X-Lanyard-Auth-Request"
+
+// forwardAuth is GET /v1/authz (nginx auth_request, Traefik forwardAuth: the original method
+// and URI come in X-Forwarded-Method/-Uri or X-Original-Method/-URI) and <any method>
+// /v1/authz/<original path> (Envoy's ext_authz with path_prefix). It applies the gateway routes
+// and answers 200 with the identity headers, or the refusal the gateway would give (CONTRACT
+// §5, §11.35, §11.55–57).
+func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
+	noStore(w)
+	var method, target string
+	if rest, ok := strings.CutPrefix(r.URL.Path, h.prefix+"/authz/"); ok {
+		method, target = r.Method, "/"+rest
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		if esc := r.URL.EscapedPath(); strings.HasPrefix(esc, h.prefix+"/authz/") {
+			target = "/" + strings.TrimPrefix(esc, h.prefix+"/authz/")
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+		}
+	} else {
+		method = firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method")
+		target = firstHeader(r.Header, "X-Forwarded-Uri", "X-Original-Uri")
+		if method == "" {
+			method = http.MethodGet
+		}
+	}
+	if target == "" {
+		return badRequest("Name the original request in X-Forwarded-Uri (or X-Original-URI).")
+	}
+	if !isToken(method) {
+		return badRequest("The original method is not an HTTP method.")
+	}
+	u, err := gateway.ParseOriginal(target)
+	if err != nil {
+		if err == gateway.ErrUnsafePath {
+			return badRequest("%s", unsafePathMessage)
+		}
+		return badRequest("%s.", upperFirst(err.Error()))
+	}
+	var rt *gateway.Route
+	var vals gateway.Values
+	if h.gateway != nil {
+		rt, vals = h.gateway.Routes.Match(method, u.Path)
+	}
+	if rt == nil {
+		return h.authRefusal(w, r, notFound("The path was"))
+	}
+	req, err := h.routeRequest(r, r.Header, u.RawQuery, rt, vals, method)
+	if err != nil {
+		return h.authRefusal(w, r, err)
+	}
+	res := h.checker.Check(r.Context(), req)
+	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
+		st.identity = res.Identity
+	}
+	if res.Err != nil {
+		return h.authRefusal(w, r, pipelineError(res.Err))
+	}
+	f := forwardOf(res)
+	hdr := w.Header()
+	setNonEmpty(hdr, gateway.HeaderPrincipal, f.Principal)
+	setNonEmpty(hdr, gateway.HeaderKeyID, f.KeyID)
+	setNonEmpty(hdr, gateway.HeaderResource, f.Resource)
+	setNonEmpty(hdr, gateway.HeaderRole, f.Role)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// authRefusal answers a forward-auth refusal: as itself, or, for nginx's auth_request, as 401 or
+// 403 with the real status in X-Lanyard-Status.
+func (h *Handler) authRefusal(w http.ResponseWriter, r *http.Request, err error) error {
+	if r.Header.Get(authRequestHeader) == "" {
+		return err
+	}
+	e := asError(err)
+	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+		return err
+	}
+	w.Header().Set("X-Lanyard-Status", itoa(e.Status))
+	return &Error{Status: http.StatusForbidden, Code: e.Code, Message: e.Message, RetryAfter: e.RetryAfter, Err: e.Err}
+}
+
+func parseQuery(q string) (url.Values, error) {
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		return nil, badRequest("The query string is malformed.")
+	}
+	return v, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func setNonEmpty(h http.Header, name, v string) {
+	if v != "" {
+		h[name] = []string{v}
+	}
+}
+
+// isToken reports whether s is an HTTP token (a method name).
+func isToken(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
