@@ -1,8 +1,12 @@
 // Package sqlite is lanyard's embedded store: a store.Store kept in one SQLite file,
 // <dir>/lanyard.db, through the pure-Go driver modernc.org/sqlite (no cgo).
 //
-// The database runs in WAL mode with synchronous=NORMAL, foreign keys on and a 5 s busy
-// timeout. Every change goes through a single writer connection whose transactions begin with
+// The database runs in WAL mode with synchronous=FULL, foreign keys on and a 5 s busy
+// timeout. FULL, on every connection the store opens, makes a commit sync the WAL to disk before
+// it returns, so a change lanyard has acknowledged survives a power cut, not only a crash of
+// lanyard: with NORMAL, SQLite documents that the last transactions may roll back after a power
+// loss, and a revoked key would work again. It costs one fsync per write transaction; batched
+// bookkeeping (last use of keys, refused credentials) pays it once per batch. Every change goes through a single writer connection whose transactions begin with
 // BEGIN IMMEDIATE, so writers queue in the process instead of failing with SQLITE_BUSY; reads
 // use a separate pool of query-only connections, which WAL lets run beside the writer.
 //
@@ -70,6 +74,17 @@ var _ store.Store = (*DB)(nil)
 // -shm files the mode of the database file). Pending migrations are applied before Open
 // returns; a schema newer than this build knows is an error.
 func Open(ctx context.Context, dir string) (*DB, error) {
+	return openWith(ctx, dir, options{synchronous: "FULL"})
+}
+
+// options are the settings of Open that only the package's own tests and benchmarks change.
+type options struct {
+	// synchronous is the synchronous pragma of every connection: FULL, except for a
+	// benchmark's baseline.
+	synchronous string
+}
+
+func openWith(ctx context.Context, dir string, o options) (*DB, error) {
 	if dir == "" {
 		return nil, errors.New("sqlite: open: no data directory")
 	}
@@ -97,7 +112,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"journal_mode(WAL)",
-			"synchronous(NORMAL)",
+			"synchronous(" + o.synchronous + ")",
 		},
 		"_txlock": {"immediate"},
 	}))
@@ -123,6 +138,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"query_only(1)",
+			"synchronous(" + o.synchronous + ")",
 		},
 	}))
 	if err != nil {
