@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
@@ -53,6 +51,7 @@ type addrKey struct{ action, ip string }
 // handful of counted events instead of a flood of writes: an address gets at most
 // maxPerAddress distinct refusals of its own per action and minute, the rest counted together.
 type Refusals struct {
+	fp  Fingerprinter
 	out Appender
 	now func() time.Time
 	log *slog.Logger
@@ -66,34 +65,32 @@ type Refusals struct {
 	perAddr map[addrKey]int         // how many of own each address has
 }
 
-// NewRefusals returns an aggregator writing to out.
-func NewRefusals(out Appender, now func() time.Time, log *slog.Logger) *Refusals {
+// NewRefusals returns an aggregator writing to out that fingerprints secrets with key, the
+// instance key (store.Store.InstanceKey); it panics when key is shorter than 16 bytes.
+func NewRefusals(out Appender, key []byte, now func() time.Time, log *slog.Logger) *Refusals {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Refusals{out: out, now: now, log: log, pending: make(map[refusalKey]pending),
+	return &Refusals{fp: NewFingerprinter(key), out: out, now: now, log: log, pending: make(map[refusalKey]pending),
 		own: make(map[refusalKey]struct{}), perAddr: make(map[addrKey]int)}
 }
 
-// Fingerprint names a presented secret in the audit trail without revealing it: the first 12
-// hex digits of its SHA-256.
-func Fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:6])
-}
+// Fingerprint names secret by its keyed fingerprint (Fingerprinter), for targets and details
+// of RecordEvent that stand for a secret, such as an email that may be a mistyped password.
+func (r *Refusals) Fingerprint(secret string) string { return r.fp.Fingerprint(secret) }
 
-// Record counts one refused credential.
+// Record counts one refused credential, named by its keyed fingerprint.
 func (r *Refusals) Record(ip, secret, reason string) {
-	r.RecordEvent(ActionRefused, ip, Fingerprint(secret), reason)
+	r.RecordEvent(ActionRefused, ip, r.Fingerprint(secret), reason)
 }
 
 // RecordEvent counts one refusal of another kind (a failed or throttled login), aggregated like
 // refused credentials: per action, client address, target, detail and minute, with at most
 // maxPerAddress distinct targets and details per action, address and minute. target and detail
-// must hold no secret; name one by its Fingerprint.
+// must hold no secret; name one by r.Fingerprint.
 func (r *Refusals) RecordEvent(action, ip, target, detail string) {
 	now := r.now().Unix()
 	k := refusalKey{action: action, ip: ip, fingerprint: target, reason: detail, minute: now / 60}

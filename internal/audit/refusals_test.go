@@ -11,6 +11,8 @@ import (
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
 type sink struct{ evs []store.Event }
 
 func (s *sink) AppendEvents(_ context.Context, evs []store.Event) error {
@@ -21,7 +23,7 @@ func (s *sink) AppendEvents(_ context.Context, evs []store.Event) error {
 func TestRefusalsAggregatePerActionAddressTargetAndMinute(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 0, 5, 0, time.UTC)
 	out := &sink{}
-	r := NewRefusals(out, func() time.Time { return now }, nil)
+	r := NewRefusals(out, testKey, func() time.Time { return now }, nil)
 	const secret = "lk_secretsecretsecretsecretsecret123456"
 	for range 3 {
 		r.Record("192.0.2.1", secret, "unknown or revoked")
@@ -44,11 +46,11 @@ func TestRefusalsAggregatePerActionAddressTargetAndMinute(t *testing.T) {
 		got[e.Action+" "+e.IP+" "+e.Target+" "+e.At.Format("15:04")] += e.Count
 	}
 	want := map[string]int{
-		ActionRefused + " 192.0.2.1 " + Fingerprint(secret) + " 10:00": 3,
-		"login.failed 192.0.2.1 user:ann 10:00":                        5,
-		"login.failed 192.0.2.2 user:ann 10:00":                        1,
-		"login.throttled 192.0.2.1 user:ann 10:00":                     1,
-		"login.failed 192.0.2.1 user:ann 10:01":                        1,
+		ActionRefused + " 192.0.2.1 " + r.Fingerprint(secret) + " 10:00": 3,
+		"login.failed 192.0.2.1 user:ann 10:00":                          5,
+		"login.failed 192.0.2.2 user:ann 10:00":                          1,
+		"login.throttled 192.0.2.1 user:ann 10:00":                       1,
+		"login.failed 192.0.2.1 user:ann 10:01":                          1,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("events %v, want %v", got, want)
@@ -71,7 +73,7 @@ func TestRefusalsAggregatePerActionAddressTargetAndMinute(t *testing.T) {
 func TestRefusalsPerAddress(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	out := &sink{}
-	r := NewRefusals(out, func() time.Time { return now }, nil)
+	r := NewRefusals(out, testKey, func() time.Time { return now }, nil)
 	const flood = 3000
 	for i := range flood {
 		r.Record("192.0.2.66", "lk_"+strconv.Itoa(i)+"_"+strconv.FormatUint(rand.Uint64(), 36), "unknown or revoked")
@@ -138,7 +140,7 @@ func TestRefusalsPerAddress(t *testing.T) {
 func TestRefusalsBoundedByManyAddresses(t *testing.T) {
 	now := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	out := &sink{}
-	r := NewRefusals(out, func() time.Time { return now }, nil)
+	r := NewRefusals(out, testKey, func() time.Time { return now }, nil)
 	const n = maxPending + 500
 	for i := range n {
 		r.Record("10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256), "lk_"+strconv.Itoa(i), "unknown or revoked")

@@ -209,7 +209,11 @@ func Run(ctx context.Context, o Options) error {
 		NegativeTTL: cfg.Cache.NegativeTTL,
 		Now:         o.Now,
 	})
-	h, resolver, refusals, err := buildAPI(cfg, st, o, log)
+	key, err := base.InstanceKey(ctx)
+	if err != nil {
+		return err
+	}
+	h, resolver, refusals, err := buildAPI(cfg, st, key, o, log)
 	if err != nil {
 		return err
 	}
@@ -298,7 +302,7 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
+func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
 	specs := make([]authn.SourceSpec, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		specs[i] = authn.SourceSpec{Type: s.Type, Scheme: s.Scheme, Header: s.Name}
@@ -309,7 +313,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	}
 	prefixes := prefixesOf(cfg)
 	resolver := authn.NewResolver(st, prefixes, o.Now)
-	refusals := audit.NewRefusals(st, o.Now, log)
+	refusals := audit.NewRefusals(st, key, o.Now, log)
 	pwParams := credential.Params{
 		MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
 		Iterations:  uint32(cfg.Passwords.Iterations),

@@ -162,6 +162,12 @@ type Store interface {
 	// GrantsOf returns every grant of a principal, in no particular order.
 	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
 
+	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
+	// trail (audit.Fingerprinter): 32 random bytes the store made the first time it was opened,
+	// the same ever after and for every node that shares the store. It keeps the audit trail
+	// from being searched by hashing guesses; whoever holds a copy of the store holds the key.
+	InstanceKey(ctx context.Context) ([]byte, error)
+
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
 	// ListEvents returns events matching f ordered by (At, ID) like every list; the store

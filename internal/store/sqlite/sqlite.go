@@ -6,14 +6,19 @@
 // it returns, so a change lanyard has acknowledged survives a power cut, not only a crash of
 // lanyard: with NORMAL, SQLite documents that the last transactions may roll back after a power
 // loss, and a revoked key would work again. It costs one fsync per write transaction; batched
-// bookkeeping (last use of keys, refused credentials) pays it once per batch. Every change goes through a single writer connection whose transactions begin with
-// BEGIN IMMEDIATE, so writers queue in the process instead of failing with SQLITE_BUSY; reads
-// use a separate pool of query-only connections, which WAL lets run beside the writer.
+// bookkeeping (last use of keys, refused credentials) pays it once per batch.
+//
+// Every change goes through a single writer connection whose transactions begin with BEGIN
+// IMMEDIATE, so writers queue in the process instead of failing with SQLITE_BUSY; reads use a
+// separate pool of query-only connections, which WAL lets run beside the writer.
 //
 // The schema is built from numbered SQL files embedded from migrations/, applied in order at
 // Open inside one transaction and recorded in schema_migrations; a migration is never applied
 // twice, and a database written by a newer lanyard (a schema version this build does not
 // know) is refused.
+//
+// Open also makes the instance key (store.Store.InstanceKey), 32 bytes from crypto/rand kept in
+// hex in the meta table, the first time it opens a database; later opens keep it.
 //
 // Representation: times are stored as UTC unix seconds, so every time the store returns is in
 // UTC and truncated to the second (the contract's precision). Secret hashes are 32-byte BLOBs.
@@ -33,8 +38,10 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -267,8 +274,34 @@ func (db *DB) migrate(ctx context.Context) error {
 				return wrap("migrate", err)
 			}
 		}
-		return nil
+		return initInstanceKey(ctx, tx)
 	})
+}
+
+// metaInstanceKey is the meta row that holds the instance key, in hex.
+const metaInstanceKey = "instance_key"
+
+// initInstanceKey makes the instance key unless the store has one.
+func initInstanceKey(ctx context.Context, tx *sql.Tx) error {
+	key := make([]byte, 32)
+	rand.Read(key)
+	_, err := tx.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+		metaInstanceKey, hex.EncodeToString(key))
+	return wrap("open: instance key", err)
+}
+
+// InstanceKey returns the 32 random bytes Open stored in meta the first time it opened the
+// database.
+func (db *DB) InstanceKey(ctx context.Context) ([]byte, error) {
+	var v string
+	if err := db.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = ?", metaInstanceKey).Scan(&v); err != nil {
+		return nil, wrap("instance key", err)
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("sqlite: instance key: the stored key is not 32 bytes in hex")
+	}
+	return key, nil
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer connection) and

@@ -41,6 +41,12 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestStoreReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) string { return t.TempDir() }, func(t *testing.T, dir string) store.Store {
+		return open(t, dir)
+	})
+}
+
 func TestFileModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data", "nested")
 	db := open(t, dir)
