@@ -1,9 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
-	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -120,19 +117,7 @@ func checkSameAsInstr(t *testing.T, db *DB, refs ...string) {
 func TestMigrateEventResources(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := sql.Open("sqlite", dsn(filepath.Join(dir, FileName), nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stmts := []string{"CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT"}
-	for _, m := range ms[:3] {
-		stmts = append(stmts, m.sql, fmt.Sprintf("INSERT INTO schema_migrations VALUES (%d, '%s', 0)", m.version, m.name))
-	}
-	stmts = append(stmts,
+	writeVersion(t, dir, 3,
 		"INSERT INTO resources (type, id, created_at) VALUES ('organization', 'acme', 0), ('organization', 'other', 0)",
 		"INSERT INTO resources (type, id, parent_type, parent_id, created_at) VALUES ('project', 'p1', 'organization', 'acme', 0)",
 		`INSERT INTO events (at, action, resource, ancestry) VALUES
@@ -147,13 +132,6 @@ func TestMigrateEventResources(t *testing.T) {
 			(0, 'before.0002', 'organization/acme', NULL),
 			(6, 'before.0002', '', NULL)`,
 	)
-	for _, q := range stmts {
-		if _, err := old.ExecContext(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	old.Close()
-
 	db := open(t, dir)
 	refs := []string{"organization/acme", "organization/other", "project/p1", "env/e1", "org/ghost", "a", "b", "a|b", "org", "project", ""}
 	checkSameAsInstr(t, db, refs[:len(refs)-1]...)

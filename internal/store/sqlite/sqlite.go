@@ -15,7 +15,10 @@
 // The schema is built from numbered SQL files embedded from migrations/, applied in order at
 // Open inside one transaction and recorded in schema_migrations; a migration is never applied
 // twice, and a database written by a newer lanyard (a schema version this build does not
-// know) is refused.
+// know) is refused. A change SQL cannot make is a Go step that runs right after its numbered
+// file, in the same transaction: 0005 recomputes every users.email_norm with
+// store.NormalizeEmail, and fails Open, changing nothing, when two users' emails become one
+// address (the error names both; one of them must change its email with the previous lanyard).
 //
 // Open also makes the instance key (store.Store.InstanceKey), 32 bytes from crypto/rand kept in
 // hex in the meta table, the first time it opens a database; later opens keep it.
@@ -206,11 +209,18 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migration is one embedded schema file.
+// migration is one embedded schema file and, for a change SQL cannot make, the Go step that
+// runs after it in the same transaction.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx) error
+}
+
+// steps are the migrations' Go steps, by version.
+var steps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	5: renormalizeEmails,
 }
 
 // migrations returns the embedded migrations in order. Their numbers must run 1, 2, 3 … with
@@ -232,7 +242,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+		ms = append(ms, migration{version: v, name: base, sql: string(b), step: steps[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i, m := range ms {
@@ -269,6 +279,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 			}
+			if m.step != nil {
+				if err := m.step(ctx, tx); err != nil {
+					return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, time.Now().Unix()); err != nil {
 				return wrap("migrate", err)
@@ -302,6 +317,58 @@ func (db *DB) InstanceKey(ctx context.Context) ([]byte, error) {
 		return nil, errors.New("sqlite: instance key: the stored key is not 32 bytes in hex")
 	}
 	return key, nil
+}
+
+// renormalizeEmails is migration 0005: it sets every user's email_norm to
+// store.NormalizeEmail of the email. It fails, changing nothing, when two users' emails become
+// the same: lanyard cannot choose which of the two accounts keeps the address.
+func renormalizeEmails(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, email, email_norm FROM users ORDER BY created_at, id")
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{} // normalised email → user id
+	changed := map[string]string{}
+	var order []string
+	for rows.Next() {
+		var id, email, old string
+		if err := rows.Scan(&id, &email, &old); err != nil {
+			rows.Close()
+			return err
+		}
+		n := store.NormalizeEmail(email)
+		if other, ok := owner[n]; ok {
+			rows.Close()
+			return fmt.Errorf("users %q and %q have the same email once emails are compared after Unicode NFKC "+
+				"normalisation and case folding; change the email of one of them with the previous version of lanyard, "+
+				"then start this one again", other, id)
+		}
+		owner[n] = id
+		if n != old {
+			changed[id] = n
+			order = append(order, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// email_norm is UNIQUE, checked row by row, and one user's new value may be another's old
+	// one: move the changed rows to placeholders first (unique by id, and starting with the
+	// noncharacter U+FFFF, which no real address holds), then set the new values.
+	for _, id := range order {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET email_norm = ? WHERE id = ?", "\uFFFFrenormalizing:"+id, id); err != nil {
+			return err
+		}
+	}
+	for _, id := range order {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET email_norm = ? WHERE id = ?", changed[id], id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer connection) and

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserConflicts", testUserConflicts},
+		{"UnicodeEmails", testUnicodeEmails},
 		{"UpdateUser", testUpdateUser},
 		{"DeleteUser", testDeleteUser},
 		{"ListUsers", testListUsers},
