@@ -251,7 +251,7 @@ func Run(ctx context.Context, o Options) error {
 	// more on a context that outlives ctx.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	flushCtx := context.WithoutCancel(ctx)
-	bgDone := make(chan struct{}, 2)
+	bgDone := make(chan struct{}, 3)
 	go func() {
 		resolver.RunUsageFlusher(bgCtx, flushCtx, cfg.Cache.LastUsedFlush, func(err error) {
 			log.Error("recording key use", "error", err)
@@ -260,6 +260,10 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	go func() {
 		refusals.Run(bgCtx, flushCtx, 5*time.Second)
+		bgDone <- struct{}{}
+	}()
+	go func() {
+		purgeExpired(bgCtx, st, o.Now, purgeInterval, log)
 		bgDone <- struct{}{}
 	}()
 
@@ -285,6 +289,7 @@ func Run(ctx context.Context, o Options) error {
 		stopBG()
 		<-bgDone
 		<-bgDone
+		<-bgDone
 		return err
 	case <-ctx.Done():
 	}
@@ -293,6 +298,7 @@ func Run(ctx context.Context, o Options) error {
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
 	stopBG()
+	<-bgDone
 	<-bgDone
 	<-bgDone
 	if shutdownErr != nil {

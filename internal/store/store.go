@@ -167,6 +167,13 @@ type Store interface {
 	// GrantsOf returns every grant of a principal, in no particular order.
 	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
 
+	// PurgeExpired deletes the secrets that can never work again as of now, and reports how
+	// many: personal and admin tokens whose ExpiresAt is not after now, and a key's old secrets
+	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
+	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
+	// their current secret; so does the bootstrap token. No event is written.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+
 	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
 	// trail (audit.Fingerprinter): 32 random bytes the store made the first time it was opened,
 	// the same ever after and for every node that shares the store. It keeps the audit trail

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountKeys", testCountKeys},
 		{"DeleteResourceDetail", testDeleteResourceDetail},
 		{"InstanceKey", testInstanceKey},
+		{"PurgeExpired", testPurgeExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })

@@ -1,4 +1,5 @@
--- 0005: emails compared after Unicode NFKC normalisation and full case folding.
+-- 0005: emails compared after Unicode NFKC normalisation and full case folding; secrets found
+-- by expiry.
 --
 -- users.email_norm held strings.ToLower of the trimmed email; it now holds store.NormalizeEmail
 -- of it (NFKC, then full case folding, until neither changes anything), so that "ＡLICE@…"
@@ -8,4 +9,10 @@
 -- the same, it fails and Open with it, naming both users; nothing is changed, and one of the two
 -- emails must be changed (with the lanyard that wrote them) before this one starts.
 --
+-- The store deletes expired tokens and the old secrets of reissued keys in the background
+-- (PurgeExpired, every few minutes). secrets_expiry holds only the rows that have an expiry, so
+-- that purge reads those instead of every key's secret.
+--
 -- Never edit this file once it has landed: add a new numbered migration instead.
+
+CREATE INDEX secrets_expiry ON secrets (expires_at) WHERE expires_at IS NOT NULL;
