@@ -233,7 +233,11 @@ func Run(ctx context.Context, o Options) error {
 		NegativeTTL: cfg.Cache.NegativeTTL,
 		Now:         o.Now,
 	})
-	h, resolver, refusals, err := buildAPI(cfg, st, o, log)
+	key, err := base.InstanceKey(ctx)
+	if err != nil {
+		return err
+	}
+	h, resolver, refusals, err := buildAPI(cfg, st, key, o, log)
 	if err != nil {
 		return err
 	}
@@ -271,7 +275,7 @@ func Run(ctx context.Context, o Options) error {
 	// more on a context that outlives ctx.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	flushCtx := context.WithoutCancel(ctx)
-	bgDone := make(chan struct{}, 2)
+	bgDone := make(chan struct{}, 3)
 	go func() {
 		resolver.RunUsageFlusher(bgCtx, flushCtx, cfg.Cache.LastUsedFlush, func(err error) {
 			log.Error("recording key use", "error", err)
@@ -280,6 +284,10 @@ func Run(ctx context.Context, o Options) error {
 	}()
 	go func() {
 		refusals.Run(bgCtx, flushCtx, 5*time.Second)
+		bgDone <- struct{}{}
+	}()
+	go func() {
+		purgeExpired(bgCtx, st, o.Now, purgeInterval, log)
 		bgDone <- struct{}{}
 	}()
 
@@ -305,6 +313,7 @@ func Run(ctx context.Context, o Options) error {
 		stopBG()
 		<-bgDone
 		<-bgDone
+		<-bgDone
 		return err
 	case <-ctx.Done():
 	}
@@ -315,6 +324,7 @@ func Run(ctx context.Context, o Options) error {
 	stopBG()
 	<-bgDone
 	<-bgDone
+	<-bgDone
 	if shutdownErr != nil {
 		return fmt.Errorf("shutting down: %w", shutdownErr)
 	}
@@ -322,7 +332,7 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
-func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
+func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
 	specs := make([]authn.SourceSpec, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		specs[i] = authn.SourceSpec{Type: s.Type, Scheme: s.Scheme, Header: s.Name}
@@ -333,7 +343,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, o Options, log *slog.Logger) 
 	}
 	prefixes := prefixesOf(cfg)
 	resolver := authn.NewResolver(st, prefixes, o.Now)
-	refusals := audit.NewRefusals(st, o.Now, log)
+	refusals := audit.NewRefusals(st, key, o.Now, log)
 	pwParams := credential.Params{
 		MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
 		Iterations:  uint32(cfg.Passwords.Iterations),

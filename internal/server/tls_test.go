@@ -107,7 +107,7 @@ func TestRefusedCredentialsAreAudited(t *testing.T) {
 		t.Fatalf("%d refusal events, want 1 aggregated: %s", len(evs), a.body)
 	}
 	e := evs[0].(map[string]any)
-	if e["count"] != float64(3) || !strings.HasPrefix(e["target"].(string), "sha256:") || e["ip"] != "127.0.0.1" {
+	if e["count"] != float64(3) || !strings.HasPrefix(e["target"].(string), "hmac:") || e["ip"] != "127.0.0.1" {
 		t.Fatalf("refusal event = %v", e)
 	}
 }

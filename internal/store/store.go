@@ -16,6 +16,9 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Sentinel errors. Backends wrap them with %w.
@@ -57,12 +60,14 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 
-	// CreateUser stores a new user. ErrConflict when the id or the normalised email is taken.
+	// CreateUser stores a new user, its EmailNorm set to NormalizeEmail(u.Email) whatever the
+	// caller gave. ErrConflict when the id or the normalised email is taken.
 	CreateUser(ctx context.Context, u User, ev Event) error
 	// GetUser returns the user with id, or ErrNotFound.
 	GetUser(ctx context.Context, id string) (User, error)
-	// GetUserByEmail finds a user by normalised email (see NormalizeEmail), or ErrNotFound.
-	GetUserByEmail(ctx context.Context, emailNorm string) (User, error)
+	// GetUserByEmail finds the user whose email is email once both are normalised (see
+	// NormalizeEmail; a normalised argument is fine), or ErrNotFound.
+	GetUserByEmail(ctx context.Context, email string) (User, error)
 	// ListUsers returns up to page.Limit users after page's position, in list order.
 	ListUsers(ctx context.Context, page Page) ([]User, error)
 	// UpdateUser applies fn to the stored user and saves the result atomically. Only Name,
@@ -161,6 +166,19 @@ type Store interface {
 	ListGrants(ctx context.Context, resource string, page Page) ([]Grant, error)
 	// GrantsOf returns every grant of a principal, in no particular order.
 	GrantsOf(ctx context.Context, principal string) ([]Grant, error)
+
+	// PurgeExpired deletes the secrets that can never work again as of now, and reports how
+	// many: personal and admin tokens whose ExpiresAt is not after now, and a key's old secrets
+	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
+	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
+	// their current secret; so does the bootstrap token. No event is written.
+	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+
+	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
+	// trail (audit.Fingerprinter): 32 random bytes the store made the first time it was opened,
+	// the same ever after and for every node that shares the store. It keeps the audit trail
+	// from being searched by hashing guesses; whoever holds a copy of the store holds the key.
+	InstanceKey(ctx context.Context) ([]byte, error)
 
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
@@ -377,11 +395,60 @@ type EventFilter struct {
 	FromID string
 }
 
-// NormalizeEmail returns the form of an email address that uniqueness and login compare:
-// trimmed and lower-cased, so "Ann@Example.com " and "ann@example.com" are one account.
+// NormalizeEmail returns the form of an email address that uniqueness and login compare: trimmed,
+// then brought to Unicode NFKC and fully case-folded (golang.org/x/text), so that
+// "ＡLICE@example.com" (a full-width A), "alice@example.com" and "Ann@Example.com " against
+// "ann@example.com" are each one account, and so is an address spelled with the Kelvin sign
+// U+212A, which NFKC makes K. Full folding is not lower-casing: "İVAN@example.com" folds to
+// "i̇van@example.com", i with a combining dot above, which is not "ivan@example.com" (Go's
+// strings.ToLower would make it so), and "ß" folds to "ss".
+//
+// Folding can produce text that NFKC changes again, and the reverse, so the two are applied
+// until neither changes anything: NormalizeEmail(NormalizeEmail(e)) == NormalizeEmail(e),
+// which lets a store normalise whatever it is given.
 func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
+	s, _ := normalizeEmail(email)
+	return s
 }
+
+// maxFoldRounds bounds the rounds of folding and NFKC: two reach the fixed point for every code
+// point (the tests check them all); the bound keeps a future Unicode version from looping.
+const maxFoldRounds = 4
+
+// normalizeEmail is NormalizeEmail, and whether the rounds reached a fixed point.
+func normalizeEmail(email string) (string, bool) {
+	s := norm.NFKC.String(strings.TrimSpace(email))
+	for range maxFoldRounds {
+		t := norm.NFKC.String(foldCherokee(cases.Fold().String(s)))
+		if t == s {
+			return strings.TrimSpace(s), true
+		}
+		s = t
+	}
+	return strings.TrimSpace(s), false
+}
+
+// foldCherokee completes cases.Fold for Cherokee. Unicode folds Cherokee's lowercase letters to
+// its uppercase ones (CaseFolding.txt, since Unicode 8: the uppercase were encoded first, and
+// folding is stable), but x/text's Fold maps each case to the other (Go issue 46101), so "Ꭰ"
+// and "ꭰ" would never compare equal and folding twice would undo the first. After Fold, every
+// Cherokee letter is mapped to uppercase, which is what Unicode's folding gives.
+func foldCherokee(s string) string {
+	if !strings.ContainsFunc(s, isCherokeeLower) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0xAB70 && r <= 0xABBF: // ꭰ … ꮿ
+			return r - 0xAB70 + 0x13A0
+		case r >= 0x13F8 && r <= 0x13FD: // ᏸ … ᏽ
+			return r - 0x13F8 + 0x13F0
+		}
+		return r
+	}, s)
+}
+
+func isCherokeeLower(r rune) bool { return r >= 0xAB70 && r <= 0xABBF || r >= 0x13F8 && r <= 0x13FD }
 
 // Resource is a node of the resource tree: typed, with at most one parent.
 type Resource struct {

@@ -32,11 +32,32 @@ func insertEventAncestry(ctx context.Context, tx *sql.Tx, ev store.Event, anc st
 	return appendEvent(ctx, tx, ev, anc)
 }
 
+// appendEvent writes ev with its ancestry anc and, in event_resources, one row for each
+// resource anc names, so that ListEvents finds it by any of them through that index.
 func appendEvent(ctx context.Context, tx *sql.Tx, ev store.Event, anc string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO events (at, actor, credential, action, target, resource, result, ip, count, detail, ancestry)
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (at, actor, credential, action, target, resource, result, ip, count, detail, ancestry)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		unix(ev.At), ev.Actor, ev.Credential, ev.Action, ev.Target, ev.Resource, ev.Result, ev.IP, ev.Count, ev.Detail, anc)
-	return wrap("write event", err)
+	if err != nil {
+		return wrap("write event", err)
+	}
+	if anc == "" {
+		return nil
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return wrap("write event", err)
+	}
+	for _, ref := range strings.Split(strings.Trim(anc, "|"), "|") {
+		if ref == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO event_resources (resource, at, seq) VALUES (?, ?, ?)",
+			ref, unix(ev.At), seq); err != nil {
+			return wrap("write event", err)
+		}
+	}
+	return nil
 }
 
 // ancestry is the events.ancestry of an event of resource ref: "|" + ref + "|" for ref and
@@ -111,45 +132,18 @@ func (db *DB) AppendEvents(ctx context.Context, evs []store.Event) error {
 // first. f.Actor and f.Action match exactly; f.Resource matches the events whose ancestry
 // (written with the event, see ancestry) names it, so the events of that resource and of every
 // resource that was below it at the time; events written before migration 0002 have no
-// ancestry and match when their resource is f.Resource. Event.ID is a decimal sequence number the store assigns
-// in write order. Paging ignores page.AfterCreated: page.AfterID is the ID of the last event
-// already seen ("" starts at the first); an AfterID that is not such a number is an error.
+// ancestry and match when their resource is f.Resource. A query by resource reads the
+// resource's rows of event_resources (migration 0004) in list order and joins each to its
+// event, so it costs what that resource's events cost, not what the whole trail does. Event.ID
+// is a decimal sequence number the store assigns in write order. Paging ignores
+// page.AfterCreated: page.AfterID is the ID of the last event already seen ("" starts at the
+// first); an AfterID that is not such a number is an error.
 func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Page) ([]store.Event, error) {
-	cond, args := "1 = 1", []any{}
-	if page.AfterID != "" {
-		after, err := eventSeq(page.AfterID)
-		if err != nil {
-			return nil, err
-		}
-		t := unix(page.AfterCreated)
-		cond, args = "(at > ? OR (at = ? AND seq > ?))", []any{t, t, after}
+	query, args, err := eventsQuery(f, page)
+	if err != nil {
+		return nil, err
 	}
-	if f.FromID != "" {
-		from, err := eventSeq(f.FromID)
-		if err != nil {
-			return nil, err
-		}
-		cond += " AND seq >= ?"
-		args = append(args, from)
-	}
-	switch {
-	case strings.Contains(f.Resource, "|"):
-		// No resource is named so; do not let the delimiter match inside an ancestry.
-		cond += " AND resource = ?"
-		args = append(args, f.Resource)
-	case f.Resource != "":
-		cond += " AND (instr(ancestry, '|' || ? || '|') > 0 OR (ancestry IS NULL AND resource = ?))"
-		args = append(args, f.Resource, f.Resource)
-	}
-	for _, c := range []struct{ col, val string }{{"actor", f.Actor}, {"action", f.Action}, {"target", f.Target}} {
-		if c.val != "" {
-			cond += " AND " + c.col + " = ?"
-			args = append(args, c.val)
-		}
-	}
-	args = append(args, limitOf(page))
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, at, actor, credential, action, target, resource, result, ip, count, detail
-		FROM events WHERE `+cond+" ORDER BY at, seq LIMIT ?", args...)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap("list events", err)
 	}
@@ -171,6 +165,51 @@ func (db *DB) ListEvents(ctx context.Context, f store.EventFilter, page store.Pa
 		return nil, wrap("list events", err)
 	}
 	return out, nil
+}
+
+// eventsQuery is ListEvents' statement and its arguments.
+func eventsQuery(f store.EventFilter, page store.Page) (string, []any, error) {
+	// Rows are read from from in the order of (at, seq); e is the events' alias.
+	from, at, seq := "events e", "e.at", "e.seq"
+	cond, args := "1 = 1", []any{}
+	switch {
+	case strings.Contains(f.Resource, "|"):
+		// No resource is named so, and no row of event_resources either: a name with the
+		// delimiter matches the event's own resource only, as it always has.
+		cond += " AND e.resource = ?"
+		args = append(args, f.Resource)
+	case f.Resource != "":
+		// CROSS JOIN keeps event_resources the outer loop: SQLite walks the resource's slice of
+		// its key in order and stops at the limit.
+		from, at, seq = "event_resources r CROSS JOIN events e ON e.seq = r.seq", "r.at", "r.seq"
+		cond += " AND r.resource = ?"
+		args = append(args, f.Resource)
+	}
+	if page.AfterID != "" {
+		after, err := eventSeq(page.AfterID)
+		if err != nil {
+			return "", nil, err
+		}
+		cond += " AND (" + at + ", " + seq + ") > (?, ?)"
+		args = append(args, unix(page.AfterCreated), after)
+	}
+	if f.FromID != "" {
+		first, err := eventSeq(f.FromID)
+		if err != nil {
+			return "", nil, err
+		}
+		cond += " AND e.seq >= ?"
+		args = append(args, first)
+	}
+	for _, c := range []struct{ col, val string }{{"e.actor", f.Actor}, {"e.action", f.Action}, {"e.target", f.Target}} {
+		if c.val != "" {
+			cond += " AND " + c.col + " = ?"
+			args = append(args, c.val)
+		}
+	}
+	args = append(args, limitOf(page))
+	return `SELECT e.seq, e.at, e.actor, e.credential, e.action, e.target, e.resource, e.result, e.ip, e.count, e.detail
+		FROM ` + from + " WHERE " + cond + " ORDER BY " + at + ", " + seq + " LIMIT ?", args, nil
 }
 
 // eventID writes an event's sequence number as its ID: 16 decimal digits, zero-padded, so that

@@ -1,15 +1,27 @@
 // Package sqlite is lanyard's embedded store: a store.Store kept in one SQLite file,
 // <dir>/lanyard.db, through the pure-Go driver modernc.org/sqlite (no cgo).
 //
-// The database runs in WAL mode with synchronous=NORMAL, foreign keys on and a 5 s busy
-// timeout. Every change goes through a single writer connection whose transactions begin with
-// BEGIN IMMEDIATE, so writers queue in the process instead of failing with SQLITE_BUSY; reads
-// use a separate pool of query-only connections, which WAL lets run beside the writer.
+// The database runs in WAL mode with synchronous=FULL, foreign keys on and a 5 s busy
+// timeout. FULL, on every connection the store opens, makes a commit sync the WAL to disk before
+// it returns, so a change lanyard has acknowledged survives a power cut, not only a crash of
+// lanyard: with NORMAL, SQLite documents that the last transactions may roll back after a power
+// loss, and a revoked key would work again. It costs one fsync per write transaction; batched
+// bookkeeping (last use of keys, refused credentials) pays it once per batch.
+//
+// Every change goes through a single writer connection whose transactions begin with BEGIN
+// IMMEDIATE, so writers queue in the process instead of failing with SQLITE_BUSY; reads use a
+// separate pool of query-only connections, which WAL lets run beside the writer.
 //
 // The schema is built from numbered SQL files embedded from migrations/, applied in order at
 // Open inside one transaction and recorded in schema_migrations; a migration is never applied
 // twice, and a database written by a newer lanyard (a schema version this build does not
-// know) is refused.
+// know) is refused. A change SQL cannot make is a Go step that runs right after its numbered
+// file, in the same transaction: 0005 recomputes every users.email_norm with
+// store.NormalizeEmail, and fails Open, changing nothing, when two users' emails become one
+// address (the error names both; one of them must change its email with the previous lanyard).
+//
+// Open also makes the instance key (store.Store.InstanceKey), 32 bytes from crypto/rand kept in
+// hex in the meta table, the first time it opens a database; later opens keep it.
 //
 // Representation: times are stored as UTC unix seconds, so every time the store returns is in
 // UTC and truncated to the second (the contract's precision). Secret hashes are 32-byte BLOBs.
@@ -22,12 +34,17 @@
 // walked with recursive queries inside the transaction that needs them. Each event stores its
 // ancestry, the refs of its resource and of that resource's ancestors at write time, so a
 // query by resource finds the events of everything that was below it, deleted or moved since.
+// The same transaction writes one row of event_resources (resource, at, seq) per ref of the
+// ancestry: a query by resource walks that index, so it costs what the resource's own events
+// cost however large the audit trail grows.
 package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -70,6 +87,17 @@ var _ store.Store = (*DB)(nil)
 // -shm files the mode of the database file). Pending migrations are applied before Open
 // returns; a schema newer than this build knows is an error.
 func Open(ctx context.Context, dir string) (*DB, error) {
+	return openWith(ctx, dir, options{synchronous: "FULL"})
+}
+
+// options are the settings of Open that only the package's own tests and benchmarks change.
+type options struct {
+	// synchronous is the synchronous pragma of every connection: FULL, except for a
+	// benchmark's baseline.
+	synchronous string
+}
+
+func openWith(ctx context.Context, dir string, o options) (*DB, error) {
 	if dir == "" {
 		return nil, errors.New("sqlite: open: no data directory")
 	}
@@ -97,7 +125,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"journal_mode(WAL)",
-			"synchronous(NORMAL)",
+			"synchronous(" + o.synchronous + ")",
 		},
 		"_txlock": {"immediate"},
 	}))
@@ -123,6 +151,7 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"query_only(1)",
+			"synchronous(" + o.synchronous + ")",
 		},
 	}))
 	if err != nil {
@@ -180,11 +209,18 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// migration is one embedded schema file.
+// migration is one embedded schema file and, for a change SQL cannot make, the Go step that
+// runs after it in the same transaction.
 type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx) error
+}
+
+// steps are the migrations' Go steps, by version.
+var steps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	5: renormalizeEmails,
 }
 
 // migrations returns the embedded migrations in order. Their numbers must run 1, 2, 3 … with
@@ -206,7 +242,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+		ms = append(ms, migration{version: v, name: base, sql: string(b), step: steps[v]})
 	}
 	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
 	for i, m := range ms {
@@ -243,13 +279,96 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
 			}
+			if m.step != nil {
+				if err := m.step(ctx, tx); err != nil {
+					return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, time.Now().Unix()); err != nil {
 				return wrap("migrate", err)
 			}
 		}
-		return nil
+		return initInstanceKey(ctx, tx)
 	})
+}
+
+// metaInstanceKey is the meta row that holds the instance key, in hex.
+const metaInstanceKey = "instance_key"
+
+// initInstanceKey makes the instance key unless the store has one.
+func initInstanceKey(ctx context.Context, tx *sql.Tx) error {
+	key := make([]byte, 32)
+	rand.Read(key)
+	_, err := tx.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+		metaInstanceKey, hex.EncodeToString(key))
+	return wrap("open: instance key", err)
+}
+
+// InstanceKey returns the 32 random bytes Open stored in meta the first time it opened the
+// database.
+func (db *DB) InstanceKey(ctx context.Context) ([]byte, error) {
+	var v string
+	if err := db.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = ?", metaInstanceKey).Scan(&v); err != nil {
+		return nil, wrap("instance key", err)
+	}
+	key, err := hex.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("sqlite: instance key: the stored key is not 32 bytes in hex")
+	}
+	return key, nil
+}
+
+// renormalizeEmails is migration 0005: it sets every user's email_norm to
+// store.NormalizeEmail of the email. It fails, changing nothing, when two users' emails become
+// the same: lanyard cannot choose which of the two accounts keeps the address.
+func renormalizeEmails(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, email, email_norm FROM users ORDER BY created_at, id")
+	if err != nil {
+		return err
+	}
+	owner := map[string]string{} // normalised email → user id
+	changed := map[string]string{}
+	var order []string
+	for rows.Next() {
+		var id, email, old string
+		if err := rows.Scan(&id, &email, &old); err != nil {
+			rows.Close()
+			return err
+		}
+		n := store.NormalizeEmail(email)
+		if other, ok := owner[n]; ok {
+			rows.Close()
+			return fmt.Errorf("users %q and %q have the same email once emails are compared after Unicode NFKC "+
+				"normalisation and case folding; change the email of one of them with the previous version of lanyard, "+
+				"then start this one again", other, id)
+		}
+		owner[n] = id
+		if n != old {
+			changed[id] = n
+			order = append(order, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// email_norm is UNIQUE, checked row by row, and one user's new value may be another's old
+	// one: move the changed rows to placeholders first (unique by id, and starting with the
+	// noncharacter U+FFFF, which no real address holds), then set the new values.
+	for _, id := range order {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET email_norm = ? WHERE id = ?", "\uFFFFrenormalizing:"+id, id); err != nil {
+			return err
+		}
+	}
+	for _, id := range order {
+		if _, err := tx.ExecContext(ctx, "UPDATE users SET email_norm = ? WHERE id = ?", changed[id], id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // write runs fn in a write transaction (BEGIN IMMEDIATE on the one writer connection) and

@@ -25,9 +25,25 @@ func open(t *testing.T, dir string) *DB {
 	return db
 }
 
+func openOptions(t *testing.T, dir string, o options) *DB {
+	t.Helper()
+	db, err := openWith(t.Context(), dir, o)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, t.TempDir())
+	})
+}
+
+func TestStoreReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) string { return t.TempDir() }, func(t *testing.T, dir string) store.Store {
+		return open(t, dir)
 	})
 }
 
@@ -162,7 +178,7 @@ func TestPragmas(t *testing.T) {
 		want int64
 	}{
 		{db.w, "foreign_keys", 1},
-		{db.w, "synchronous", 1}, // NORMAL
+		{db.w, "synchronous", 2}, // FULL
 		{db.w, "busy_timeout", busyTimeout.Milliseconds()},
 		{db.r, "foreign_keys", 1},
 		{db.r, "query_only", 1},
@@ -182,6 +198,41 @@ func TestPragmas(t *testing.T) {
 	_, err := db.r.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES ('x', 'y')")
 	if err == nil {
 		t.Error("a write on the read pool succeeded")
+	}
+}
+
+// TestSynchronousFull reads synchronous back on the writer and on every connection of the read
+// pool, held at once so that each is a connection of its own: FULL (2) everywhere, so that an
+// acknowledged change survives a power cut (CONTRACT §11.43). A store opened with NORMAL (the
+// benchmark's baseline) reads back 1 everywhere: the setting reaches every connection, FULL is
+// not merely SQLite's default.
+func TestSynchronousFull(t *testing.T) {
+	ctx := t.Context()
+	for _, tt := range []struct {
+		db   *DB
+		want int
+	}{
+		{open(t, t.TempDir()), 2},
+		{openOptions(t, t.TempDir(), options{synchronous: "NORMAL"}), 1},
+	} {
+		var conns []*sql.Conn
+		for _, pool := range []*sql.DB{tt.db.w, tt.db.r, tt.db.r, tt.db.r, tt.db.r} {
+			c, err := pool.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			var got int
+			if err := c.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("connection %d (0 is the writer): synchronous = %d, want %d", i, got, tt.want)
+			}
+		}
 	}
 }
 

@@ -32,11 +32,9 @@ func getUser(ctx context.Context, q querier, id string) (store.User, error) {
 
 // CreateUser stores u and writes ev (unless ev.Action is empty) in the same transaction.
 // ErrConflict when the id or the normalised email is taken; then nothing, not even the event,
-// is written. When u.EmailNorm is empty it is computed with store.NormalizeEmail.
+// is written. The stored EmailNorm is store.NormalizeEmail(u.Email), whatever u.EmailNorm says.
 func (db *DB) CreateUser(ctx context.Context, u store.User, ev store.Event) error {
-	if u.EmailNorm == "" {
-		u.EmailNorm = store.NormalizeEmail(u.Email)
-	}
+	u.EmailNorm = store.NormalizeEmail(u.Email)
 	return db.write(ctx, "create user", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO users ("+userCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			u.ID, u.Email, u.EmailNorm, u.Name, u.PasswordHash, boolInt(u.Admin), unix(u.CreatedAt), unix(u.UpdatedAt))
@@ -56,10 +54,11 @@ func (db *DB) GetUser(ctx context.Context, id string) (store.User, error) {
 	return u, nil
 }
 
-// GetUserByEmail returns the user whose normalised email is emailNorm, or ErrNotFound. The
-// argument is compared as given: normalise it first.
-func (db *DB) GetUserByEmail(ctx context.Context, emailNorm string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE email_norm = ?", emailNorm))
+// GetUserByEmail returns the user whose email is email once both are normalised
+// (store.NormalizeEmail, which changes nothing in an email it already normalised), or
+// ErrNotFound.
+func (db *DB) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, "SELECT "+userCols+" FROM users WHERE email_norm = ?", store.NormalizeEmail(email)))
 	if err != nil {
 		return store.User{}, wrap("get user by email", err)
 	}

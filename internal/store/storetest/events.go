@@ -479,6 +479,8 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 		{"DeleteGrant", func() error { return s.DeleteGrant(ctx, "org/acme", "user:u1", nil, event("grant.delete", "x")) }},
 		{"ListGrants", func() error { _, err := s.ListGrants(ctx, "org/acme", store.Page{}); return err }},
 		{"GrantsOf", func() error { _, err := s.GrantsOf(ctx, "user:u1"); return err }},
+		{"PurgeExpired", func() error { _, err := s.PurgeExpired(ctx, at(0)); return err }},
+		{"InstanceKey", func() error { _, err := s.InstanceKey(ctx); return err }},
 	}
 	for _, c := range calls {
 		done := make(chan error, 1)

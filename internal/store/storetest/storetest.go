@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"UserRoundTrip", testUserRoundTrip},
 		{"UserConflicts", testUserConflicts},
+		{"UnicodeEmails", testUnicodeEmails},
 		{"UpdateUser", testUpdateUser},
 		{"DeleteUser", testDeleteUser},
 		{"ListUsers", testListUsers},
@@ -88,9 +89,27 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ChangePassword", testChangePassword},
 		{"CountKeys", testCountKeys},
 		{"DeleteResourceDetail", testDeleteResourceDetail},
+		{"InstanceKey", testInstanceKey},
+		{"PurgeExpired", testPurgeExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
+	}
+}
+
+// RunReopen runs the conformance cases that close a store and open it again. newPlace returns a
+// new, empty place to keep a store (a directory for SQLite, a database for PostgreSQL); open
+// opens the store kept at place, creating it when it is new, and arranges (with t.Cleanup) for
+// it to be closed. A case closes the store open returned before it opens the place again.
+func RunReopen(t *testing.T, newPlace func(t *testing.T) string, open func(t *testing.T, place string) store.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, newPlace func(t *testing.T) string, open func(t *testing.T, place string) store.Store)
+	}{
+		{"InstanceKeyKept", testInstanceKeyKept},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newPlace, open) })
 	}
 }
 

@@ -335,3 +335,61 @@ func testListDefaultLimit(t *testing.T, newStore func(t *testing.T) store.Store)
 		}
 	}
 }
+
+// testUnicodeEmails: emails are one account after NFKC and full case folding (CONTRACT
+// §11.64), whichever form creates the user and whichever form looks it up; the store sets
+// EmailNorm itself and keeps Email as given.
+func testUnicodeEmails(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	create := func(id, email, emailNorm string) error {
+		return s.CreateUser(ctx, store.User{ID: id, Email: email, EmailNorm: emailNorm, CreatedAt: at(0), UpdatedAt: at(0)},
+			event("user.create", "user:"+id))
+	}
+	for _, u := range []struct{ id, email, emailNorm string }{
+		{"alice", "\uff21LICE@example.com", ""}, // full-width A; no EmailNorm given
+		{"kate", "kate@example.com", "not what the store keeps"},
+		{"ivan-dot", "\u0130VAN@example.com", store.NormalizeEmail("\u0130VAN@example.com")},
+		{"ivan", "ivan@example.com", store.NormalizeEmail("ivan@example.com")}, // not İVAN's
+	} {
+		if err := create(u.id, u.email, u.emailNorm); err != nil {
+			t.Fatalf("CreateUser(%s, %q): %v", u.id, u.email, err)
+		}
+	}
+	for _, tt := range []struct{ email, id, as string }{
+		{"alice@example.com", "alice", "\uff21LICE@example.com"},
+		{"  ALICE@Example.COM ", "alice", "\uff21LICE@example.com"},
+		{"\uff41lice@\uff45xample.com", "alice", "\uff21LICE@example.com"},
+		{"\u212Aate@example.com", "kate", "kate@example.com"}, // Kelvin sign
+		{"KATE@example.com", "kate", "kate@example.com"},
+		{"\u0130VAN@example.com", "ivan-dot", "\u0130VAN@example.com"},
+		{"i\u0307van@example.com", "ivan-dot", "\u0130VAN@example.com"},
+		{"ivan@example.com", "ivan", "ivan@example.com"},
+		{"IVAN@example.com", "ivan", "ivan@example.com"},
+		{store.NormalizeEmail("\uff21LICE@example.com"), "alice", "\uff21LICE@example.com"},
+	} {
+		u, err := s.GetUserByEmail(ctx, tt.email)
+		if err != nil || u.ID != tt.id || u.Email != tt.as || u.EmailNorm != store.NormalizeEmail(tt.as) {
+			t.Errorf("GetUserByEmail(%q) = %s %q %q, %v; want %s %q %q", tt.email, u.ID, u.Email, u.EmailNorm, err,
+				tt.id, tt.as, store.NormalizeEmail(tt.as))
+		}
+	}
+	if u, err := s.GetUser(ctx, "kate"); err != nil || u.EmailNorm != "kate@example.com" {
+		t.Errorf("GetUser(kate) = %+v, %v; want EmailNorm kate@example.com, whatever the caller gave", u, err)
+	}
+	before := countEvents(t, s)
+	for _, tt := range []struct{ id, email string }{
+		{"alice2", "alice@example.com"},
+		{"alice3", "Alice@EXAMPLE.com"},
+		{"kelvin", "\u212Aate@example.com"},
+		{"ivan2", "\u0130van@example.com"},
+	} {
+		err := create(tt.id, tt.email, store.NormalizeEmail(tt.email))
+		wantErr(t, "CreateUser("+tt.email+")", err, store.ErrConflict)
+		_, err = s.GetUser(ctx, tt.id)
+		wantErr(t, "GetUser(refused "+tt.id+")", err, store.ErrNotFound)
+	}
+	if n := countEvents(t, s); n != before {
+		t.Errorf("refused creates wrote %d events", n-before)
+	}
+}

@@ -1,0 +1,36 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// purgeQuery deletes what PurgeExpired deletes, as of the time ?1.
+const purgeQuery = `DELETE FROM secrets
+	WHERE expires_at IS NOT NULL AND expires_at <= ?1
+	AND (kind IN ('personal', 'admin')
+		OR kind IN ` + keyKinds + ` AND EXISTS (SELECT 1 FROM secrets newer
+			WHERE newer.id = secrets.id AND newer.kind = secrets.kind AND newer.hash <> secrets.hash
+			AND (newer.expires_at IS NULL OR newer.expires_at > secrets.expires_at)))`
+
+// PurgeExpired deletes, in one transaction, personal and admin tokens whose expires_at is at or
+// before now, and key secrets whose expires_at is at or before now while their key has another
+// secret (the one a reissue stored); the partial index secrets_expiry finds them without a
+// scan. Keys, their current secret and the bootstrap token are never deleted here. No event is
+// written.
+func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := db.write(ctx, "purge expired", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, purgeQuery, unix(now))
+		if err != nil {
+			return wrap("purge expired", err)
+		}
+		n, err = res.RowsAffected()
+		return wrap("purge expired", err)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(n), nil
+}
