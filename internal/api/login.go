@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/throttle"
@@ -113,7 +112,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &ref) {
 			return err
 		}
-		h.recordLogin(actionLoginThrottled, ip, emailTarget(account), ref.Scope+" throttled")
+		h.recordLogin(actionLoginThrottled, ip, h.emailTarget(account), ref.Scope+" throttled")
 		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 			Message: "Too many failed sign-ins; try again later.", RetryAfter: ref.RetrySeconds()}
 	}
@@ -137,7 +136,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok || !known || u.PasswordHash == "" {
 		attempt.Failed()
-		target, detail := emailTarget(account), "unknown account"
+		target, detail := h.emailTarget(account), "unknown account"
 		if known {
 			target, detail = "user:"+u.ID, "wrong password"
 			if u.PasswordHash == "" {
@@ -208,10 +207,14 @@ func (h *Handler) recordLogin(action, ip, target, detail string) {
 }
 
 // emailTarget names an account by email in the audit trail without the email itself: the field
-// sometimes holds a mistyped password, so it is recorded as a fingerprint of the normalised
-// email (audit.Fingerprint), which an admin can compute for an address to search for it.
-func emailTarget(normalized string) string {
-	return "email:" + audit.Fingerprint(normalized)
+// sometimes holds a mistyped password, so it is recorded as a keyed fingerprint of the
+// normalised email (an HMAC under the instance's key), which nobody can reverse by hashing
+// guesses from the audit trail alone.
+func (h *Handler) emailTarget(normalized string) string {
+	if h.refusals == nil {
+		return "email"
+	}
+	return "email:" + h.refusals.Fingerprint(normalized)
 }
 
 // throttleAccount is the key an account is throttled under: a digest of its normalised email,

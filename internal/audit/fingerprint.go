@@ -36,12 +36,3 @@ func (f Fingerprinter) Fingerprint(secret string) string {
 	return "hmac:" + hex.EncodeToString(mac.Sum(nil)[:6])
 }
 
-// Fingerprint is the unkeyed fingerprint lanyard wrote before the instance key: the first 12
-// hex digits of the secret's SHA-256, prefixed "sha256:".
-//
-// Deprecated: anyone can hash a guess and compare; use Fingerprinter (Refusals.Fingerprint).
-// It stays until the last caller has switched.
-func Fingerprint(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return "sha256:" + hex.EncodeToString(sum[:6])
-}

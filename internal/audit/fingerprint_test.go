@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"regexp"
 	"testing"
 )
@@ -22,7 +24,7 @@ func TestFingerprinter(t *testing.T) {
 		t.Errorf("two secrets give the same fingerprint %q", fa)
 	}
 	// Without the key, hashing a guess finds nothing to compare with.
-	if unkeyed := Fingerprint(secret); unkeyed[len("sha256:"):] == fa[len("hmac:"):] {
+	if sum := sha256.Sum256([]byte(secret)); hex.EncodeToString(sum[:6]) == fa[len("hmac:"):] {
 		t.Errorf("the keyed fingerprint is the unkeyed one")
 	}
 	// The key is copied: the caller's slice may change afterwards.

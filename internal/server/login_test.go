@@ -351,7 +351,7 @@ func TestLoginThrottling(t *testing.T) {
 		if s := e.Target + " " + e.Detail; strings.Contains(s, "example.com") || strings.Contains(s, wrong) || strings.Contains(s, annPassword) {
 			t.Fatalf("audit event names an email or a password: %+v", e)
 		}
-		if !strings.HasPrefix(e.Target, "user:") && !strings.HasPrefix(e.Target, "email:sha256:") {
+		if !strings.HasPrefix(e.Target, "user:") && !strings.HasPrefix(e.Target, "email:hmac:") {
 			t.Fatalf("audit target %q", e.Target)
 		}
 	}
