@@ -47,6 +47,7 @@ type verifyBecause struct {
 const (
 	codeInvalidToken = "invalid_token"
 	codeExpired      = "expired"
+	codeRevoked      = "revoked"
 	codeForbidden    = "forbidden"
 )
 
@@ -178,8 +179,11 @@ func verifyCode(err error) (string, bool) {
 	var ref *authn.RefusedError
 	switch {
 	case errors.As(err, &ref):
-		if ref.Reason == authn.ReasonExpired {
+		switch ref.Reason {
+		case authn.ReasonExpired:
 			return codeExpired, true
+		case authn.ReasonRevoked:
+			return codeRevoked, true
 		}
 		return codeInvalidToken, true
 	case errors.Is(err, authz.ErrForbidden), errors.Is(err, authz.ErrHidden):
@@ -201,6 +205,8 @@ func refusalReason(res gateway.Result) string {
 	switch {
 	case errors.As(res.Err, &ref) && ref.Reason == authn.ReasonExpired:
 		return "The credential has expired."
+	case errors.As(res.Err, &ref) && ref.Reason == authn.ReasonRevoked:
+		return "The credential was revoked."
 	case errors.As(res.Err, &ref):
 		return "The credential is not valid: " + ref.Detail + "."
 	case errors.As(res.Err, &fb):

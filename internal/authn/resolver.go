@@ -64,11 +64,12 @@ func (id *Identity) CredentialName() string { return id.Type + ":" + id.ID }
 const (
 	ReasonInvalid = "invalid_token"
 	ReasonExpired = "expired"
+	ReasonRevoked = "revoked"
 )
 
 // RefusedError says a presented credential is not valid.
 type RefusedError struct {
-	// Reason is ReasonInvalid or ReasonExpired.
+	// Reason is ReasonInvalid, ReasonExpired or ReasonRevoked.
 	Reason string
 	// Detail is a short, non-secret explanation for logs and the audit trail.
 	Detail string
@@ -83,6 +84,7 @@ var (
 	errUnknown     = &RefusedError{Reason: ReasonInvalid, Detail: "unknown or revoked"}
 	errWrongUse    = &RefusedError{Reason: ReasonInvalid, Detail: "presented the wrong way"}
 	errExpired     = &RefusedError{Reason: ReasonExpired, Detail: "expired"}
+	errRevoked     = &RefusedError{Reason: ReasonRevoked, Detail: "revoked"}
 )
 
 // Prefixes are the configured token prefixes by kind.
@@ -121,7 +123,10 @@ func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 	}
 	res, err := r.store.Resolve(ctx, credential.Hash(tok))
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrRevoked):
+			return Identity{}, errRevoked
+		case errors.Is(err, store.ErrNotFound):
 			return Identity{}, errUnknown
 		}
 		return Identity{}, err

@@ -50,6 +50,7 @@ type Store struct {
 type entry struct {
 	res      store.Resolved
 	negative bool
+	revoked  bool // a negative entry for a revoked secret (store.ErrRevoked)
 	until    time.Time
 	tags     []string
 }
@@ -86,6 +87,9 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 	c.mu.RUnlock()
 	if ok && now.Before(e.until) {
 		if e.negative {
+			if e.revoked {
+				return store.Resolved{}, store.ErrRevoked
+			}
 			return store.Resolved{}, store.ErrNotFound
 		}
 		return e.res, nil
@@ -96,7 +100,7 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 		res.Principal = store.PrincipalOf(res) // computed once, not on every hit
 		c.fill(h, gen, &entry{res: res, until: now.Add(c.opts.TTL), tags: tagsOf(res)})
 	case errors.Is(err, store.ErrNotFound) && c.opts.NegativeTTL > 0:
-		c.fill(h, gen, &entry{negative: true, until: now.Add(c.opts.NegativeTTL)})
+		c.fill(h, gen, &entry{negative: true, revoked: errors.Is(err, store.ErrRevoked), until: now.Add(c.opts.NegativeTTL)})
 	}
 	return res, err
 }

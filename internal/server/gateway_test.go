@@ -484,6 +484,15 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+	// A deleted key's token is "revoked", not "invalid_token" (§11.14), and reveals no owner.
+	gone := in.must(201, req{method: "POST", path: "/v1/keys", token: boot, body: `{"name": "g", "owner": "user:mem", "id": "gone"}`}).json(t)["token"].(string)
+	in.must(204, req{method: "DELETE", path: "/v1/keys/gone", token: boot})
+	for i := 0; i < 2; i++ { // the second answer comes from the cache's negative entry
+		got := in.must(200, req{method: "POST", path: "/v1/verify", body: `{"token": "` + gone + `"}`}).json(t)
+		if got["code"] != "revoked" || got["principal"] != nil || got["key_id"] != nil {
+			t.Errorf("a deleted key's token: %v", got)
+		}
+	}
 	explained := in.must(200, req{method: "POST", path: "/v1/verify", body: `{"token": "` + w.out + `", "resource": "organization/acme", "explain": true}`}).json(t)
 	b, _ := explained["because"].(map[string]any)
 	if b == nil || b["layer"] != "grant" || b["reason"] == "" {

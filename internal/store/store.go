@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -32,6 +33,9 @@ var (
 	// ErrInvalid: the change would break an invariant of the data (a resource moved under
 	// itself or one of its descendants; a bulk delete without a filter).
 	ErrInvalid = errors.New("store: invalid change")
+	// ErrRevoked: a secret that was revoked (deleted while it still worked). It wraps
+	// ErrNotFound: a revoked secret names nothing.
+	ErrRevoked = fmt.Errorf("store: revoked: %w", ErrNotFound)
 	// ErrChanged: what the change was checked against changed meanwhile (a password changed
 	// while a login that checked the old one was issuing its token).
 	ErrChanged = errors.New("store: changed meanwhile")
@@ -120,8 +124,9 @@ type Store interface {
 	// DeleteTokens removes the tokens that f selects and reports them.
 	DeleteTokens(ctx context.Context, f TokenFilter, ev Event) (Revoked, error)
 
-	// Resolve returns what a secret's SHA-256 hash names, or ErrNotFound. Expired rows are
-	// returned too (the caller tells "expired" from "unknown").
+	// Resolve returns what a secret's SHA-256 hash names, or ErrNotFound — ErrRevoked (which
+	// wraps it) when the secret was deleted while it still worked. Expired rows are returned too
+	// (the caller tells "expired" from "unknown").
 	Resolve(ctx context.Context, hash Hash) (Resolved, error)
 
 	// InitBootstrap stores the bootstrap token's hash unless the store was ever bootstrapped

@@ -12,7 +12,8 @@ const purgeQuery = `DELETE FROM secrets
 	AND (kind IN ('personal', 'admin')
 		OR kind IN ` + keyKinds + ` AND EXISTS (SELECT 1 FROM secrets newer
 			WHERE newer.id = secrets.id AND newer.kind = secrets.kind AND newer.hash <> secrets.hash
-			AND (newer.expires_at IS NULL OR newer.expires_at > secrets.expires_at)))`
+			AND (newer.expires_at IS NULL OR newer.expires_at > secrets.expires_at)))
+	RETURNING hash`
 
 // PurgeExpired deletes, in one transaction, personal and admin tokens whose expires_at is at or
 // before now, and key secrets whose expires_at is at or before now while their key has another
@@ -22,12 +23,31 @@ const purgeQuery = `DELETE FROM secrets
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "purge expired", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, purgeQuery, unix(now))
+		rows, err := tx.QueryContext(ctx, purgeQuery, unix(now))
 		if err != nil {
 			return wrap("purge expired", err)
 		}
-		n, err = res.RowsAffected()
-		return wrap("purge expired", err)
+		var hashes [][]byte
+		for rows.Next() {
+			var h []byte
+			if err := rows.Scan(&h); err != nil {
+				rows.Close()
+				return wrap("purge expired", err)
+			}
+			hashes = append(hashes, h)
+		}
+		if err := rows.Close(); err != nil {
+			return wrap("purge expired", err)
+		}
+		n = int64(len(hashes))
+		// What stopped working by itself was not revoked: forget what the secrets_revoked
+		// trigger recorded for these rows.
+		for _, h := range hashes {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM revoked WHERE hash = ?", h); err != nil {
+				return wrap("purge expired", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, err

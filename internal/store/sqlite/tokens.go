@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -100,6 +101,15 @@ func (db *DB) Resolve(ctx context.Context, hash store.Hash) (store.Resolved, err
 			k.credits, k.expires_at, k.last_used_at, k.created_at, k.created_by
 		FROM secrets s LEFT JOIN keys k ON s.kind IN `+keyKinds+` AND k.id = s.id
 		WHERE s.hash = ?`, hash[:]).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		var one int
+		switch err := db.r.QueryRowContext(ctx, "SELECT 1 FROM revoked WHERE hash = ?", hash[:]).Scan(&one); {
+		case err == nil:
+			return store.Resolved{}, fmt.Errorf("sqlite: resolve: %w", store.ErrRevoked)
+		case !errors.Is(err, sql.ErrNoRows):
+			return store.Resolved{}, wrap("resolve", err)
+		}
+	}
 	if err != nil {
 		return store.Resolved{}, wrap("resolve", err)
 	}

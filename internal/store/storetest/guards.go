@@ -260,3 +260,48 @@ func testDeleteResourceDetail(t *testing.T, newStore func(t *testing.T) store.St
 		t.Errorf("detail %q, want %q", evs[0].Detail, want)
 	}
 }
+
+// testRevoked: a secret deleted while it worked resolves as ErrRevoked (which is also
+// ErrNotFound); one that never existed, or that stopped working by itself before it was
+// purged, is only ErrNotFound. A hash that works again is not revoked.
+func testRevoked(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	sec := mustCreateKey(t, s, newKey("k1", "u1", at(1)))
+	if _, err := s.DeleteKey(ctx, "k1", event("key.revoke", "key:k1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Resolve(ctx, sec.Hash)
+	if !errors.Is(err, store.ErrRevoked) || !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Resolve(a deleted key's secret) = %v, want ErrRevoked (and ErrNotFound)", err)
+	}
+	tok := newToken("p1", store.KindPersonal, "u1", at(2))
+	mustCreateToken(t, s, tok)
+	if _, err := s.DeleteTokens(ctx, store.TokenFilter{ID: "p1", Kind: store.KindPersonal}, event("token.revoke", "personal:p1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, tok.Hash); !errors.Is(err, store.ErrRevoked) {
+		t.Errorf("Resolve(a revoked personal token) = %v, want ErrRevoked", err)
+	}
+	if _, err := s.Resolve(ctx, hash("never issued")); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) {
+		t.Errorf("Resolve(an unknown hash) = %v, want ErrNotFound alone", err)
+	}
+	// An expired token purged afterwards was not revoked: it stopped working by itself.
+	old := newToken("p-old", store.KindPersonal, "u1", at(-100))
+	old.ExpiresAt = ptr(at(-50))
+	mustCreateToken(t, s, old)
+	if _, err := s.PurgeExpired(ctx, at(0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, old.Hash); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) {
+		t.Errorf("Resolve(a purged expired token) = %v, want ErrNotFound alone", err)
+	}
+	// The same hash issued again works and is no longer revoked.
+	again := newToken("p1-again", store.KindPersonal, "u1", at(3))
+	again.Hash = tok.Hash
+	mustCreateToken(t, s, again)
+	if _, err := s.Resolve(ctx, tok.Hash); err != nil {
+		t.Errorf("Resolve(a hash issued again) = %v", err)
+	}
+}

@@ -89,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ChangePassword", testChangePassword},
 		{"CountKeys", testCountKeys},
 		{"DeleteResourceDetail", testDeleteResourceDetail},
+		{"Revoked", testRevoked},
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
 	}
