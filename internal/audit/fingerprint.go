@@ -35,4 +35,3 @@ func (f Fingerprinter) Fingerprint(secret string) string {
 	mac.Write([]byte(secret))
 	return "hmac:" + hex.EncodeToString(mac.Sum(nil)[:6])
 }
-
