@@ -363,6 +363,9 @@ type RateLimit struct {
 	// RedisDown is what happens while Redis cannot be reached: RedisDownClosed (default),
 	// RedisDownLocal or RedisDownOpen. Always logged and counted.
 	RedisDown string `yaml:"redis_down"`
+	// IETFHeaders adds the IETF RateLimit and RateLimit-Policy fields wherever X-RateLimit-*
+	// are sent (CONTRACT §11.32).
+	IETFHeaders bool `yaml:"ietf_headers"`
 }
 
 // Gateway is the upstream and the routes checked before a request is proxied to it. The routes
@@ -374,8 +377,6 @@ type Gateway struct {
 	// Timeout bounds the wait for the upstream's response headers (default 30s); past it the
 	// answer is 504. A response's body then streams for as long as server.write_timeout allows.
 	Timeout time.Duration `yaml:"timeout"`
-	// IETFHeaders adds the IETF RateLimit and RateLimit-Policy fields beside X-RateLimit-*.
-	IETFHeaders bool `yaml:"ietf_headers"`
 	// Routes are matched in order, first match wins; no match: 404.
 	Routes []Route `yaml:"routes"`
 }

@@ -260,6 +260,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown schema type field", "schema:\n  org: {parent: []}\n", `schema.org: unknown field "parent"`},
 		{"unknown source field", "sources:\n  - type: header\n    header: x-a\n", `sources[0]: unknown field "header"`},
 		{"unknown route field", "gateway:\n  routes:\n    - path: /a\n      perm: read\n", `gateway.routes[0]: unknown field "perm"`},
+		// §11.44: ietf_headers moved under rate_limit; naming it under gateway is an error.
+		{"ietf_headers under gateway", "gateway:\n  ietf_headers: true\n", `gateway: unknown field "ietf_headers"`},
 		{"unknown route resource field", "gateway:\n  routes:\n    - path: /a\n      resource: {type: organization, path: x}\n", `gateway.routes[0].resource: unknown field "path"`},
 		{"unknown plan window field", "plans:\n  p:\n    windows: [{limit: 1, window: 1m, burst: 2}]\n", `plans.p.windows[0]: unknown field "burst"`},
 		{"unknown exchange field", "exchange:\n  project: {path: \"/p/{id}/authorize\", header: x-p, method: GET}\n", `exchange.project: unknown field "method"`},
