@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -142,7 +143,7 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	res := h.checker.Check(r.Context(), req)
+	res := h.decide(r.Context(), "gateway", req)
 	if st != nil && res.Identity != nil {
 		st.identity = res.Identity
 	}
@@ -158,6 +159,14 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 }
 
 const unsafePathMessage = "The path holds a '.' or '..' segment, an empty segment, an encoded '/' or '\\', a '\\' or a ';'; send it in its plain form."
+
+// decide runs the pipeline for an entry point (verify, authz, gateway) and times the decision.
+func (h *Handler) decide(ctx context.Context, entry string, req *gateway.Request) gateway.Result {
+	start := time.Now()
+	res := h.checker.Check(ctx, req)
+	h.metrics.decided(entry, time.Since(start))
+	return res
+}
 
 // forwardOf is the identity an allowed request carries on.
 func forwardOf(res gateway.Result) *gateway.Forward {
@@ -245,7 +254,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.authRefusal(w, r, err)
 	}
-	res := h.checker.Check(r.Context(), req)
+	res := h.decide(r.Context(), "authz", req)
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity
 	}

@@ -168,7 +168,7 @@ func New(o Options) (*Handler, error) {
 	h.checker = &gateway.Checker{Sources: o.Sources, Resolver: o.Resolver, Authz: o.Authz, Refused: h.recordRefusal}
 	h.quotas = newQuotas(o.Quotas, h.now)
 	if gw := h.gateway; gw != nil && gw.Upstream != nil {
-		gw.proxy = gateway.NewProxy(gw.Upstream, gw.UpstreamTimeout, h.upstreamError)
+		gw.proxy = gateway.NewProxy(gw.Upstream, gw.UpstreamTimeout, h.upstreamError, h.metrics.upstreamDone)
 	}
 	h.verifyPolicy = authz.Public
 	if o.VerifyRequiresCredential {

@@ -113,7 +113,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 		pr.ClientAddr, pr.ClientIP = a.Unmap(), a.Unmap().String()
 	}
-	res := h.checker.Check(r.Context(), pr)
+	res := h.decide(r.Context(), "verify", pr)
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity
 	}

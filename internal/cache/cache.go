@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -45,7 +46,14 @@ type Store struct {
 
 	// tree caches resources and grants for authorization (tree.go).
 	tree tree
+
+	// hits and misses count Resolve's answers from memory and from the store.
+	hits, misses atomic.Uint64
 }
+
+// Lookups reports how many Resolve calls were answered from memory (hits, negative entries
+// included) and how many asked the store.
+func (c *Store) Lookups() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
 
 type entry struct {
 	res      store.Resolved
@@ -86,6 +94,7 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 	gen := c.gen
 	c.mu.RUnlock()
 	if ok && now.Before(e.until) {
+		c.hits.Add(1)
 		if e.negative {
 			if e.revoked {
 				return store.Resolved{}, store.ErrRevoked
@@ -94,6 +103,7 @@ func (c *Store) Resolve(ctx context.Context, h store.Hash) (store.Resolved, erro
 		}
 		return e.res, nil
 	}
+	c.misses.Add(1)
 	res, err := c.Store.Resolve(ctx, h)
 	switch {
 	case err == nil:

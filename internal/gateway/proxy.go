@@ -54,8 +54,11 @@ func (e *UpstreamError) Error() string { return "upstream: " + e.Err.Error() }
 func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // NewProxy returns a proxy to upstream. onError writes the answer to a failed upstream request
-// (lanyard's one error writer); timeout bounds the wait for the upstream's response headers.
-func NewProxy(upstream *url.URL, timeout time.Duration, onError func(http.ResponseWriter, *http.Request, error)) *Proxy {
+// (lanyard's one error writer); timeout bounds the wait for the upstream's response headers;
+// observe, when not nil, is told how long each round trip waited for the headers, or how it
+// failed.
+func NewProxy(upstream *url.URL, timeout time.Duration, onError func(http.ResponseWriter, *http.Request, error),
+	observe func(d time.Duration, err error, timeout bool)) *Proxy {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
@@ -95,15 +98,34 @@ func NewProxy(upstream *url.URL, timeout time.Duration, onError func(http.Respon
 			setIf(h, HeaderResource, f.Resource)
 			setIf(h, HeaderRole, f.Role)
 		},
-		Transport:  tr,
+		Transport:  timed{rt: tr, observe: observe},
 		BufferPool: bufferPool{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			var ne net.Error
-			timeout := errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-			onError(w, r, &UpstreamError{Timeout: timeout, Err: err})
+			onError(w, r, &UpstreamError{Timeout: isTimeout(err), Err: err})
 		},
 	}
 	return &Proxy{rp: rp}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// timed measures each round trip to the upstream, up to its response headers.
+type timed struct {
+	rt      http.RoundTripper
+	observe func(time.Duration, error, bool)
+}
+
+func (t timed) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.observe == nil {
+		return t.rt.RoundTrip(r)
+	}
+	start := time.Now()
+	resp, err := t.rt.RoundTrip(r)
+	t.observe(time.Since(start), err, err != nil && isTimeout(err))
+	return resp, err
 }
 
 func setIf(h http.Header, name, v string) {

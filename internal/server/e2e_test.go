@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
+	"github.com/lanyardhq/lanyard/internal/testenv"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -443,9 +446,12 @@ func TestMetrics(t *testing.T) {
 	a := in.must(200, req{method: "GET", path: "/metrics", token: testBootstrap})
 	body := string(a.body)
 	for _, want := range []string{
-		`lanyard_http_requests_total{code="201",route="POST /v1/users"} 1`,
+		`lanyard_http_requests_total{code="201",outcome="allowed",route="POST /v1/users"} 1`,
+		`lanyard_http_requests_total{code="401",outcome="refused",route="GET /v1/me"} 1`,
 		`lanyard_credentials_refused_total{reason="invalid_token"} 1`,
 		`lanyard_credential_cache_entries`,
+		`lanyard_credential_cache_lookups_total{result="hit"}`,
+		`lanyard_credential_cache_lookups_total{result="miss"}`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
@@ -454,6 +460,35 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(body, tok) || strings.Contains(body, testBootstrap) {
 		t.Fatal("a secret is in /metrics")
+	}
+}
+
+// TestMetricsPassPromtool: /metrics, after traffic through every entry point, is what
+// Prometheus's own checker accepts (promtool check metrics: format and naming lint).
+func TestMetricsPassPromtool(t *testing.T) {
+	promtool := testenv.Promtool(t)
+	w := newGatewayWorld(t, nil)
+	in := w.in
+	in.must(200, req{method: "GET", path: "/orgs/acme", token: w.member})
+	in.must(404, req{method: "GET", path: "/orgs/globex", token: w.member})
+	in.must(200, req{method: "GET", path: "/v1/authz", token: w.member, headers: map[string]string{"X-Forwarded-Uri": "/orgs/acme"}})
+	in.must(200, req{method: "POST", path: "/v1/verify", body: `{"token": "` + w.member + `"}`})
+	body := in.must(200, req{method: "GET", path: "/metrics", token: testBootstrap}).body
+	for _, want := range []string{
+		`lanyard_decision_duration_seconds_count{entry="gateway"} 2`,
+		`lanyard_decision_duration_seconds_count{entry="authz"} 1`,
+		`lanyard_decision_duration_seconds_count{entry="verify"} 1`,
+		`lanyard_upstream_duration_seconds_count 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 

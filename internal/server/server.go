@@ -421,6 +421,16 @@ func newRegistry(st *cache.Store) *prometheus.Registry {
 			Name: "lanyard_credential_cache_entries",
 			Help: "Resolved credentials (and remembered unknown ones) held in process.",
 		}, func() float64 { return float64(st.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "lanyard_credential_cache_lookups_total",
+			Help:        "Credential lookups, answered from the in-process cache (hit) or the store (miss).",
+			ConstLabels: prometheus.Labels{"result": "hit"},
+		}, func() float64 { h, _ := st.Lookups(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "lanyard_credential_cache_lookups_total",
+			Help:        "Credential lookups, answered from the in-process cache (hit) or the store (miss).",
+			ConstLabels: prometheus.Labels{"result": "miss"},
+		}, func() float64 { _, m := st.Lookups(); return float64(m) }),
 	)
 	return reg
 }
