@@ -43,6 +43,10 @@ type instance struct {
 	base   string
 	stderr *syncBuffer
 	stop   func() error
+	// envelope: answers are wrapped, so the OpenAPI document does not describe them.
+	envelope bool
+	specOnce sync.Once
+	spec     *openAPIChecker
 }
 
 type syncBuffer struct {
@@ -106,7 +110,7 @@ func start(t *testing.T, o startOpts) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst := &instance{t: t, base: "http://" + ln.Addr().String(), stderr: &syncBuffer{}}
+	inst := &instance{t: t, base: "http://" + ln.Addr().String(), stderr: &syncBuffer{}, envelope: cfg.API.Envelope}
 	logs := t.Output()
 	if o.logs != nil {
 		logs = io.MultiWriter(logs, o.logs)
@@ -232,6 +236,14 @@ func (in *instance) do(r req) answer {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		in.t.Fatal(err)
+	}
+	if strings.HasPrefix(r.path, "/v1/") && !in.envelope {
+		path, _, _ := strings.Cut(r.path, "?")
+		if ch := in.openAPI(); ch != nil {
+			if msg := ch.check(r.method, path, resp.StatusCode, b); msg != "" {
+				in.t.Errorf("the answer does not match /v1/openapi.json: %s", msg)
+			}
+		}
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: b}
 }

@@ -124,7 +124,7 @@ func TestAccessLog(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
-		if m["msg"] == "request" {
+		if m["msg"] == "request" && m["path"] != "/v1/openapi.json" { // the harness reads the document once
 			requests = append(requests, m)
 		}
 	}
