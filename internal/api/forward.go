@@ -74,7 +74,6 @@ func (h *Handler) routeRequest(r *http.Request, header http.Header, query string
 	req := &gateway.Request{
 		Header:     header,
 		ClientAddr: h.clientAddr(r),
-		ClientIP:   h.clientIP(r),
 		Permission: rt.RequiredPermission(method),
 		Admin:      rt.Admin,
 		Tokens:     rt.Tokens,

@@ -74,8 +74,24 @@ func (m *metrics) observe(route string, status int, d time.Duration) {
 	case status >= 400:
 		outcome = "refused"
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(status), outcome).Inc()
+	m.requests.WithLabelValues(route, statusLabel(status), outcome).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// statusLabels are the status codes as label values, made once.
+var statusLabels = func() []string {
+	out := make([]string, 600)
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return out
+}()
+
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // decided records how long the pipeline took to decide for an entry point.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // envelope wraps native answers when the config asks for it (CONTRACT §11.7).
@@ -34,9 +35,21 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any, message st
 	h.writeRaw(w, status, v)
 }
 
+// Header values every JSON answer carries, shared (net/http never modifies a value slice).
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoSniff = []string{"nosniff"}
+	headerNoStore = []string{"no-store"}
+)
+
+// buffers lends writeRaw its encoding buffers.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (h *Handler) writeRaw(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer buffers.Put(buf)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		// Only lanyard's own values are encoded here; failing to encode one is a bug.
@@ -45,15 +58,15 @@ func (h *Handler) writeRaw(w http.ResponseWriter, status int, v any) {
 		buf.WriteString(`{"error":{"code":"internal","message":"Something went wrong on our side."}}` + "\n")
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr["Content-Type"] = headerJSON
+	hdr["X-Content-Type-Options"] = headerNoSniff
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 // noStore marks an answer that carries a secret.
 func noStore(w http.ResponseWriter) {
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = headerNoStore
 }
 
 // decode reads the request body as one JSON value into dst, whatever the Content-Type says. An

@@ -105,13 +105,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 		pr.Permission = perm
 	}
-	pr.ClientAddr, pr.ClientIP = h.clientAddr(r), h.clientIP(r)
+	pr.ClientAddr = h.clientAddr(r)
 	if req.ClientIP != nil {
 		a, err := netip.ParseAddr(*req.ClientIP)
 		if err != nil || a.Zone() != "" {
 			return badRequest("client_ip must be an IP address such as 203.0.113.7.")
 		}
-		pr.ClientAddr, pr.ClientIP = a.Unmap(), a.Unmap().String()
+		pr.ClientAddr = a.Unmap()
 	}
 	res := h.decide(r.Context(), "verify", pr)
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {

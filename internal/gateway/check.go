@@ -30,10 +30,8 @@ type Request struct {
 	// tokens. Token, when set, is the credential instead (verify's "token"), as a Bearer token.
 	Header http.Header
 	Token  string
-	// ClientAddr is the end client's address, for a key's allowed_cidrs.
+	// ClientAddr is the end client's address, for a key's allowed_cidrs and the audit trail.
 	ClientAddr netip.Addr
-	// ClientIP is ClientAddr as the audit trail writes it.
-	ClientIP string
 
 	// Resource is the "type/id" asked about, or "" for none; FromCredential, when set, is a
 	// resource type: the resource is the credential's own of that type.
@@ -98,38 +96,49 @@ type Checker struct {
 	Refused func(ip, token, credName, reason, detail string)
 }
 
-// Identify finds the credential in h (or takes token) and resolves it, then checks the client
-// network: the first two layers of every request.
-func (c *Checker) Identify(ctx context.Context, h http.Header, token string, addr netip.Addr, ip string) (*authn.Identity, string, error) {
+// Identify finds the credential in h (or takes token) and resolves it into *dst, then checks
+// the client network: the first two layers of every request. dst is the caller's storage, so a
+// request that keeps its identity in its own state allocates none here.
+func (c *Checker) Identify(ctx context.Context, h http.Header, token string, addr netip.Addr, dst *authn.Identity) (string, error) {
 	var p authn.Presented
 	if token != "" {
 		p = authn.Presented{Source: authn.SourceBearer, Token: token}
 	} else {
 		var err error
 		if p, err = c.Sources.Extract(h); err != nil {
-			return nil, LayerCredential, err
+			return LayerCredential, err
 		}
 	}
 	id, err := c.Resolver.Resolve(ctx, p)
 	if err != nil {
 		var ref *authn.RefusedError
 		if errors.As(err, &ref) && c.Refused != nil {
-			c.Refused(ip, p.Token, "", ref.Reason, ref.Detail)
+			c.Refused(ipOf(addr), p.Token, "", ref.Reason, ref.Detail)
 		}
-		return nil, LayerCredential, err
+		return LayerCredential, err
 	}
-	if err := c.Authz.Network(&id, addr); err != nil {
+	*dst = id
+	if err := c.Authz.Network(dst, addr); err != nil {
 		if c.Refused != nil {
-			c.Refused(ip, "", id.CredentialName(), "network", "client address not allowed")
+			c.Refused(ipOf(addr), "", dst.CredentialName(), "network", "client address not allowed")
 		}
-		return &id, LayerCIDR, err
+		return LayerCIDR, err
 	}
-	return &id, "", nil
+	return "", nil
+}
+
+// ipOf is addr as the audit trail writes it ("" when unknown).
+func ipOf(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return ""
+	}
+	return addr.String()
 }
 
 // Check runs the whole pipeline for r.
 func (c *Checker) Check(ctx context.Context, r *Request) Result {
-	id, layer, err := c.Identify(ctx, r.Header, r.Token, r.ClientAddr, r.ClientIP)
+	id := new(authn.Identity)
+	layer, err := c.Identify(ctx, r.Header, r.Token, r.ClientAddr, id)
 	if err != nil {
 		res := Result{Err: err, Layer: layer}
 		if layer != LayerCredential {
