@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/server"
+)
+
+const benchBootstrap = "bench-bootstrap-token-0123456789abcdefgh"
+
+// answer is what the bare handler and the upstream write: the size of lanyard's /v1/me answer.
+var answer = []byte(`{"principal":"user:u","credential":{"type":"key","id":"k"},"admin":false}` + "\n")
+
+func bare() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	})
+}
+
+// listen serves h on a new loopback port and returns its base URL.
+func listen(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go http.Serve(ln, h)
+	return "http://" + ln.Addr().String(), nil
+}
+
+type pool struct{ p sync.Pool }
+
+func (b *pool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *pool) Put(x []byte) { b.p.Put(&x) }
+
+// serve starts every server of the bench in this process and prints their addresses as one
+// JSON line; it then serves until killed.
+func serve() error {
+	up, err := listen(bare())
+	if err != nil {
+		return err
+	}
+	upURL, _ := url.Parse(up)
+	var t targets
+	if t.Bare, err = listen(bare()); err != nil {
+		return err
+	}
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() }}
+	if t.Proxy, err = listen(proxy); err != nil {
+		return err
+	}
+	pooled := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(upURL); pr.SetXForwarded() },
+		Transport:  &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
+		BufferPool: &pool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}},
+	}
+	if t.ProxyPool, err = listen(pooled); err != nil {
+		return err
+	}
+	if t.Lanyard, t.Key, err = startLanyard(up); err != nil {
+		return err
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
+		return err
+	}
+	select {}
+}
+
+// startLanyard runs lanyard (SQLite in a temporary folder) in front of upstream, with a
+// member of organization/acme and a key of theirs, and returns its base URL and the key.
+func startLanyard(upstream string) (string, string, error) {
+	dir, err := os.MkdirTemp("", "lanyard-bench")
+	if err != nil {
+		return "", "", err
+	}
+	cfg := config.Default()
+	cfg.Server.Data = dir
+	cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations = 64, 1
+	cfg.Quotas = config.Quotas{} // the bench writes nothing per request, but sets up in a burst
+	cfg.Gateway.Upstream = upstream
+	cfg.Gateway.Routes = []config.Route{{Path: "/orgs/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Cost: 1}}
+	if err := cfg.Validate(); err != nil {
+		return "", "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", err
+	}
+	base := "http://" + ln.Addr().String()
+	started := make(chan struct{})
+	go func() {
+		err := server.Run(context.Background(), server.Options{
+			Config:   cfg,
+			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)), // formatted, as in production, then dropped
+			Listener: ln,
+			Getenv: func(k string) string {
+				if k == server.BootstrapEnv {
+					return benchBootstrap
+				}
+				return ""
+			},
+			Started: func(string) { close(started) },
+		})
+		fmt.Fprintln(os.Stderr, "bench: lanyard stopped:", err)
+		os.Exit(1)
+	}()
+	<-started
+	do := func(method, path, body string) (map[string]any, error) {
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+benchBootstrap)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode >= 300 {
+			return nil, fmt.Errorf("%s %s: %d %v", method, path, resp.StatusCode, m)
+		}
+		return m, nil
+	}
+	for _, step := range [][3]string{
+		{"POST", "/v1/users", `{"id": "u", "email": "u@example.com"}`},
+		{"POST", "/v1/resources", `{"type": "organization", "id": "acme"}`},
+		{"PUT", "/v1/resources/organization/acme/grants/user:u", `{"role": "member"}`},
+	} {
+		if _, err := do(step[0], step[1], step[2]); err != nil {
+			return "", "", err
+		}
+	}
+	k, err := do("POST", "/v1/keys", `{"name": "bench", "owner": "user:u", "id": "k"}`)
+	if err != nil {
+		return "", "", err
+	}
+	key, _ := k["token"].(string)
+	return base, key, nil
+}
