@@ -3,12 +3,15 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -55,5 +58,73 @@ func BenchmarkPipelineBaseline(b *testing.B) {
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		bare.ServeHTTP(w, r)
+	}
+}
+
+// benchGatewayHandler is the native API with one gateway route and a member's key, for the
+// forward-auth and verify benchmarks.
+func benchGatewayHandler(b *testing.B) (*Handler, string) {
+	h := newTestHandler(b)
+	h.metrics = newMetrics(prometheus.NewRegistry())
+	routes, err := gateway.Compile([]config.Route{{Path: "/orgs/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Cost: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.gateway = &Gateway{Routes: routes}
+	ctx := b.Context()
+	if err := h.store.CreateUser(ctx, store.User{ID: "u", Email: "u@example.com"}, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := h.store.CreateResource(ctx, store.Resource{Type: "organization", ID: "acme"}, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := h.store.PutGrant(ctx, store.Grant{Resource: "organization/acme", Principal: "user:u", Role: "member"}, nil, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	tok, _ := credential.Generate("lk")
+	k := store.Key{ID: "k", Name: "k", Format: store.FormatToken, Owner: "u", CreatedAt: time.Now()}
+	if err := h.store.CreateKey(ctx, k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "k"}, nil, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	return h, tok
+}
+
+// BenchmarkForwardAuth is GET /v1/authz for a member's key on a route of their organization:
+// read it as a ratio of BenchmarkPipelineBaseline.
+func BenchmarkForwardAuth(b *testing.B) {
+	h, tok := benchGatewayHandler(b)
+	r := httptest.NewRequest("GET", "/v1/authz", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	r.Header.Set("X-Forwarded-Uri", "/orgs/acme/items")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		b.Fatalf("GET /v1/authz = %d %s", w.Code, w.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkVerify is POST /v1/verify of a member's key on their organization.
+func BenchmarkVerify(b *testing.B) {
+	h, tok := benchGatewayHandler(b)
+	body := `{"token": "` + tok + `", "resource": "organization/acme", "permission": "read"}`
+	do := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/v1/verify", strings.NewReader(body))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := do(); w.Code != 200 || !strings.Contains(w.Body.String(), `"valid":true`) {
+		b.Fatalf("POST /v1/verify = %d %s", w.Code, w.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		do()
 	}
 }

@@ -128,8 +128,7 @@ func decodeOne(data []byte, dst any, strict bool) error {
 	if err := dec.Decode(dst); err != nil {
 		return badRequest("%s", jsonProblem(err))
 	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+	if len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return badRequest("The request body must hold exactly one JSON value.")
 	}
 	return nil
