@@ -158,7 +158,6 @@ func oracleFieldType(t reflect.Type, key string) (reflect.Type, bool) {
 	return folded, false
 }
 
-
 // FuzzCheckJSON: on any body encoding/json can read, the fast scanner and the tokenizer oracle
 // agree on whether the body breaks a rule (a key twice, a field in another case, too many
 // members, too deep).
