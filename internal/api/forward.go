@@ -71,7 +71,12 @@ func sortedExchange(m map[string]config.Exchange) []string {
 // with the wildcards vals; h and query are the request's headers and query. A resource the
 // request should name but does not, or names with an id no resource can have, is a 400.
 func (h *Handler) routeRequest(r *http.Request, header http.Header, query string, rt *gateway.Route, vals gateway.Values, method string) (*gateway.Request, error) {
-	req := &gateway.Request{
+	req := &gateway.Request{}
+	if st := stateFrom(r.Context()); st != nil {
+		req = &st.gw.req // the request's own storage: no allocation per request
+	}
+	*req = gateway.Request{
+		Identity:   identityStorage(r),
 		Header:     header,
 		ClientAddr: h.clientAddr(r),
 		Permission: rt.RequiredPermission(method),
@@ -122,7 +127,7 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, badRequest("%s", unsafePathMessage))
 		return
 	}
-	rt, vals := gw.Routes.Match(r.Method, r.URL.Path)
+	rt, vals := gw.Routes.MatchInto(r.Method, r.URL.Path, wildcardStorage(r))
 	if rt == nil {
 		h.writeError(w, r, notFound("The path was"))
 		return
@@ -150,7 +155,7 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, pipelineError(res.Err))
 		return
 	}
-	f := forwardOf(res)
+	f := forwardOf(r, res)
 	if !rt.ForwardCredential {
 		f.Strip = gw.CredentialHeaders
 	}
@@ -167,9 +172,31 @@ func (h *Handler) decide(ctx context.Context, entry string, req *gateway.Request
 	return res
 }
 
+// wildcardStorage is where a route match keeps the wildcards it binds: the request's own state
+// when it has one.
+func wildcardStorage(r *http.Request) gateway.Values {
+	if st := stateFrom(r.Context()); st != nil {
+		return st.gw.wildcards[:0]
+	}
+	return nil
+}
+
+// identityStorage is where a gateway decision keeps the caller's identity: the request's own
+// state when it has one.
+func identityStorage(r *http.Request) *authn.Identity {
+	if st := stateFrom(r.Context()); st != nil {
+		return &st.gw.ident
+	}
+	return nil
+}
+
 // forwardOf is the identity an allowed request carries on.
-func forwardOf(res gateway.Result) *gateway.Forward {
-	f := &gateway.Forward{Resource: res.Resource, Role: res.Role}
+func forwardOf(r *http.Request, res gateway.Result) *gateway.Forward {
+	f := &gateway.Forward{}
+	if st := stateFrom(r.Context()); st != nil {
+		f = &st.gw.forward
+	}
+	*f = gateway.Forward{Resource: res.Resource, Role: res.Role}
 	if id := res.Identity; id != nil {
 		f.Principal = id.Principal()
 		if id.Type == authn.TypeKey {
@@ -244,7 +271,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	var rt *gateway.Route
 	var vals gateway.Values
 	if h.gateway != nil {
-		rt, vals = h.gateway.Routes.Match(method, u.Path)
+		rt, vals = h.gateway.Routes.MatchInto(method, u.Path, wildcardStorage(r))
 	}
 	if rt == nil {
 		return h.authRefusal(w, r, notFound("The path was"))
@@ -260,12 +287,21 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if res.Err != nil {
 		return h.authRefusal(w, r, pipelineError(res.Err))
 	}
-	f := forwardOf(res)
+	f := forwardOf(r, res)
 	hdr := w.Header()
-	setNonEmpty(hdr, gateway.HeaderPrincipal, f.Principal)
-	setNonEmpty(hdr, gateway.HeaderKeyID, f.KeyID)
-	setNonEmpty(hdr, gateway.HeaderResource, f.Resource)
-	setNonEmpty(hdr, gateway.HeaderRole, f.Role)
+	var hv *[4]string
+	if st := stateFrom(r.Context()); st != nil {
+		hv = &st.gw.headers
+	} else {
+		hv = new([4]string)
+	}
+	for i, kv := range [4][2]string{{gateway.HeaderPrincipal, f.Principal}, {gateway.HeaderKeyID, f.KeyID},
+		{gateway.HeaderResource, f.Resource}, {gateway.HeaderRole, f.Role}} {
+		if kv[1] != "" {
+			hv[i] = kv[1]
+			hdr[kv[0]] = hv[i : i+1 : i+1]
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -301,12 +337,6 @@ func firstHeader(h http.Header, names ...string) string {
 		}
 	}
 	return ""
-}
-
-func setNonEmpty(h http.Header, name, v string) {
-	if v != "" {
-		h[name] = []string{v}
-	}
 }
 
 // isToken reports whether s is an HTTP token (a method name).

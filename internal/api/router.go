@@ -16,6 +16,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/throttle"
 )
 
@@ -193,6 +194,14 @@ type requestState struct {
 	ident authn.Identity
 	// sw is the request's response writer, kept here so a request allocates one state.
 	sw statusWriter
+	// gw is the storage of a gateway or forward-auth decision.
+	gw struct {
+		req       gateway.Request
+		ident     authn.Identity
+		forward   gateway.Forward
+		headers   [4]string
+		wildcards [4]struct{ Name, Value string }
+	}
 }
 
 // stateFrom returns the request's state, kept in its authn.Scope (one context value for the

@@ -50,6 +50,10 @@ type Request struct {
 	// DryRun spends nothing; Explain asks for the explanation of a grant decision.
 	DryRun  bool
 	Explain bool
+
+	// Identity, when set, is where the resolved identity is stored (the caller's own
+	// storage); Check allocates one otherwise.
+	Identity *authn.Identity
 }
 
 // Result is the pipeline's answer.
@@ -137,7 +141,10 @@ func ipOf(addr netip.Addr) string {
 
 // Check runs the whole pipeline for r.
 func (c *Checker) Check(ctx context.Context, r *Request) Result {
-	id := new(authn.Identity)
+	id := r.Identity
+	if id == nil {
+		id = new(authn.Identity)
+	}
 	layer, err := c.Identify(ctx, r.Header, r.Token, r.ClientAddr, id)
 	if err != nil {
 		res := Result{Err: err, Layer: layer}

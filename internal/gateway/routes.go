@@ -81,25 +81,27 @@ func (v Values) Get(name string) string {
 // Match returns the first route matching method and path (a decoded path that CheckPath
 // accepted) and the wildcards it bound; nil when none does. A route's methods list nothing (every
 // method) or the method; HEAD also matches a route that lists GET.
-func (rs Routes) Match(method, path string) (*Route, Values) {
+func (rs Routes) Match(method, path string) (*Route, Values) { return rs.MatchInto(method, path, nil) }
+
+// MatchInto is Match appending the wildcards to dst[:0] (the caller's storage).
+func (rs Routes) MatchInto(method, path string, dst Values) (*Route, Values) {
 	for i := range rs {
 		r := &rs[i]
 		if len(r.Methods) > 0 && !slices.Contains(r.Methods, method) && !(method == "HEAD" && slices.Contains(r.Methods, "GET")) {
 			continue
 		}
-		if vals, ok := r.match(path); ok {
+		if vals, ok := r.match(path, dst[:0]); ok {
 			return r, vals
 		}
 	}
 	return nil, nil
 }
 
-func (r *Route) match(path string) (Values, bool) {
+func (r *Route) match(path string, vals Values) (Values, bool) {
 	if !strings.HasPrefix(path, "/") {
 		return nil, false
 	}
 	rest := path[1:]
-	var vals Values
 	for i, s := range r.segs {
 		if s.multi {
 			// The rest of the path, from this segment on, whatever it holds.
