@@ -59,6 +59,7 @@ type entry struct {
 	res      store.Resolved
 	negative bool
 	revoked  bool // a negative entry for a revoked secret (store.ErrRevoked)
+	scoped   *store.ScopedToken
 	until    time.Time
 	tags     []string
 }
@@ -195,6 +196,36 @@ func (c *Store) Invalidate(r store.Revoked) {
 	for _, id := range r.UserIDs {
 		drop("u:" + id)
 	}
+	for _, id := range r.ScopedIDs {
+		drop("s:" + id)
+	}
+}
+
+// ResolveScoped answers from memory when it can, like Resolve; a deleted scoped token (and
+// its subtree) is forgotten the moment DeleteScopedToken returns.
+func (c *Store) ResolveScoped(ctx context.Context, h store.Hash) (store.ScopedToken, error) {
+	now := c.opts.Now()
+	c.mu.RLock()
+	e, ok := c.entries[h]
+	gen := c.gen
+	c.mu.RUnlock()
+	if ok && e.scoped != nil && now.Before(e.until) {
+		c.hits.Add(1)
+		return *e.scoped, nil
+	}
+	c.misses.Add(1)
+	t, err := c.Store.ResolveScoped(ctx, h)
+	if err == nil {
+		tok := t
+		c.fill(h, gen, &entry{scoped: &tok, until: now.Add(c.opts.TTL), tags: []string{"s:" + t.ID}})
+	}
+	return t, err
+}
+
+func (c *Store) DeleteScopedToken(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteScopedToken(ctx, id, ev)
+	c.afterWrite(r, store.Revoked{ScopedIDs: []string{id}})
+	return r, err
 }
 
 // forget drops a single hash (a negative entry for a secret that now exists).

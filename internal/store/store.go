@@ -177,13 +177,25 @@ type Store interface {
 	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
 	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
 	// their current secret; so does the bootstrap token. No event is written.
-	PurgeExpired(ctx context.Context, now time.Time) (int, error)
+	PurgeExpired(ctx context.Context, now time.Time) (int, error) // expired scoped tokens go too
 
 	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
 	// trail (audit.Fingerprinter): 32 random bytes the store made the first time it was opened,
 	// the same ever after and for every node that shares the store. It keeps the audit trail
 	// from being searched by hashing guesses; whoever holds a copy of the store holds the key.
 	InstanceKey(ctx context.Context) ([]byte, error)
+
+	// CreateScopedToken stores a scoped token (as its hash) and writes ev, in one transaction.
+	// A token with a Parent needs that parent to exist still (ErrNotFound otherwise: it was
+	// revoked meanwhile). ErrConflict when the hash or the id is taken.
+	CreateScopedToken(ctx context.Context, t ScopedToken, ev Event) error
+	// ResolveScoped returns the scoped token whose hash is hash, expired ones included, or
+	// ErrNotFound.
+	ResolveScoped(ctx context.Context, hash Hash) (ScopedToken, error)
+	// DeleteScopedToken removes the scoped token id and every token below it (its children,
+	// theirs, …), in one transaction with ev, and reports them in Revoked.ScopedIDs.
+	// ErrNotFound when there is no such token.
+	DeleteScopedToken(ctx context.Context, id string, ev Event) (Revoked, error)
 
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
@@ -351,6 +363,24 @@ type Revoked struct {
 	UserIDs   []string
 	// Hashes are secrets that stopped working without their key or token going away (reissue).
 	Hashes []Hash
+	// ScopedIDs are deleted scoped tokens.
+	ScopedIDs []string
+}
+
+// ScopedToken is a scoped token (CONTRACT §6): it narrows the credential that obtained it to
+// one resource, and is valid only together with that credential and its parent token.
+type ScopedToken struct {
+	ID   string
+	Hash Hash
+	// Type is the exchange type (the resource's type); Resource the "type/id" it is for.
+	Type     string
+	Resource string
+	// Credential names the credential that obtained it ("key:<id>", "personal:<id>", …).
+	Credential string
+	// Parent is the id of the scoped token it was obtained with, or "".
+	Parent    string
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // Merge adds o's entries to r.
@@ -360,11 +390,12 @@ func (r *Revoked) Merge(o Revoked) {
 	r.TokenIDs = append(r.TokenIDs, o.TokenIDs...)
 	r.UserIDs = append(r.UserIDs, o.UserIDs...)
 	r.Hashes = append(r.Hashes, o.Hashes...)
+	r.ScopedIDs = append(r.ScopedIDs, o.ScopedIDs...)
 }
 
 // Empty reports whether nothing was revoked.
 func (r Revoked) Empty() bool {
-	return len(r.Resources)+len(r.KeyIDs)+len(r.TokenIDs)+len(r.UserIDs)+len(r.Hashes) == 0
+	return len(r.Resources)+len(r.KeyIDs)+len(r.TokenIDs)+len(r.UserIDs)+len(r.Hashes)+len(r.ScopedIDs) == 0
 }
 
 // Event is one audit trail entry.

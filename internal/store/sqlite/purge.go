@@ -40,6 +40,15 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			return wrap("purge expired", err)
 		}
 		n = int64(len(hashes))
+		res, err := tx.ExecContext(ctx, "DELETE FROM scoped_tokens WHERE expires_at <= ?", unix(now))
+		if err != nil {
+			return wrap("purge expired", err)
+		}
+		scoped, err := res.RowsAffected()
+		if err != nil {
+			return wrap("purge expired", err)
+		}
+		n += scoped
 		// What stopped working by itself was not revoked: forget what the secrets_revoked
 		// trigger recorded for these rows.
 		for _, h := range hashes {

@@ -90,6 +90,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountKeys", testCountKeys},
 		{"DeleteResourceDetail", testDeleteResourceDetail},
 		{"Revoked", testRevoked},
+		{"ScopedTokens", testScopedTokens},
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
 	}
