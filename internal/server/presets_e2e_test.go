@@ -218,3 +218,151 @@ func userinfoGet(t *testing.T, in *instance, key, secret, path string) answer {
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: b}
 }
+
+// TestPresetOrgScopes follows the VR analytics platform's flow (examples/org-scopes):
+// organization API keys sent as "Authorization: APIKEY:ORGANIZATION <key>", shown once,
+// optionally read-only, reaching their organization and everything below it; roles over Domain
+// > Organization > Project > Scene with read-only observers; the organization's audit log;
+// people with Bearer personal access tokens.
+func TestPresetOrgScopes(t *testing.T) {
+	in, up := startPreset(t, "org-scopes")
+	boot := testBootstrap
+	apikey := func(tok string) map[string]string {
+		return map[string]string{"Authorization": "APIKEY:ORGANIZATION " + tok}
+	}
+
+	// The platform sets up a private-label domain with an organization, a standalone
+	// organization, and the organization's admin.
+	in.must(201, req{method: "POST", path: "/v1/resources", token: boot, body: `{"type": "domain", "id": "label"}`})
+	in.must(201, req{method: "POST", path: "/v1/resources", token: boot, body: `{"type": "organization", "id": "vrco", "parent": "domain/label"}`})
+	in.must(201, req{method: "POST", path: "/v1/resources", token: boot, body: `{"type": "organization", "id": "other"}`})
+	for _, u := range []string{"olga", "bob", "dora"} {
+		in.must(201, req{method: "POST", path: "/v1/users", token: boot, body: `{"id": "` + u + `", "email": "` + u + `@example.com", "password": "passphrase of ` + u + ` 2024"}`})
+	}
+	in.must(200, req{method: "PUT", path: "/v1/resources/organization/vrco/grants/user:olga", token: boot, body: `{"role": "admin"}`})
+	in.must(200, req{method: "PUT", path: "/v1/resources/domain/label/grants/user:dora", token: boot, body: `{"role": "observer"}`})
+	loginAs := func(u string) string {
+		t.Helper()
+		return in.must(200, req{method: "POST", path: "/v1/auth/login", body: `{"email": "` + u + `@example.com", "password": "passphrase of ` + u + ` 2024"}`}).json(t)["access_token"].(string)
+	}
+
+	// Olga logs in and runs her organization with her personal access token (Bearer).
+	olga := loginAs("olga")
+	in.must(201, req{method: "POST", path: "/v1/resources", token: olga, body: `{"type": "project", "id": "museum", "parent": "organization/vrco"}`})
+	in.must(201, req{method: "POST", path: "/v1/resources", token: olga, body: `{"type": "scene", "id": "lobby", "parent": "project/museum"}`})
+	// She adds a member by email, read-only on one project.
+	g := in.must(200, req{method: "PUT", path: "/v1/resources/project/museum/grants/email:bob@example.com", token: olga, body: `{"role": "observer"}`}).json(t)
+	if g["principal"] != "user:bob" || g["role"] != "observer" || g["resource"] != "project/museum" {
+		t.Fatalf("grant = %v", g)
+	}
+
+	// Organization Settings > Manage API Keys > Create API Key: read-only, as recommended.
+	created := in.must(201, req{method: "POST", path: "/v1/keys", token: olga, body: `{"name": "reporting", "resource": "organization/vrco", "role": "observer"}`})
+	if created.header.Get("Cache-Control") != "no-store" {
+		t.Error("the answer with the key is not Cache-Control: no-store")
+	}
+	rep := created.json(t)
+	if rep["owner"] != nil || rep["resource"] != "organization/vrco" || rep["role"] != "observer" || !strings.HasPrefix(rep["token"].(string), "lk_") {
+		t.Fatalf("the organization key = %v", rep)
+	}
+	repKey, repID := rep["token"].(string), rep["id"].(string)
+	// Once the window is closed it cannot be retrieved: no list or get shows it again.
+	for _, p := range []string{"/v1/keys/" + repID, "/v1/tokens/business?resource=organization/vrco", "/v1/keys?resource=organization/vrco"} {
+		a := in.must(200, req{method: "GET", path: p, token: olga})
+		if strings.Contains(string(a.body), repKey) || !strings.Contains(string(a.body), repID) {
+			t.Fatalf("GET %s: %s", p, a.body)
+		}
+	}
+
+	// The key reaches the organization and its projects, scenes and sessions, read-only.
+	proxied(t, up, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey(repKey)}), map[string]string{
+		"X-Lanyard-Principal": "key:" + repID, "X-Lanyard-Key-Id": repID,
+		"X-Lanyard-Resource": "organization/vrco", "X-Lanyard-Role": "observer",
+	})
+	proxied(t, up, in.do(req{method: "GET", path: "/projects/museum", headers: apikey(repKey)}), map[string]string{"X-Lanyard-Resource": "project/museum"})
+	proxied(t, up, in.do(req{method: "GET", path: "/scenes/lobby/sessions", headers: apikey(repKey)}), map[string]string{"X-Lanyard-Resource": "scene/lobby"})
+	// The scheme is matched case-insensitively; the key alone, as Bearer, is the same key.
+	proxied(t, up, in.do(req{method: "GET", path: "/scenes/lobby", headers: map[string]string{"Authorization": "apikey:organization " + repKey}}), nil)
+	proxied(t, up, in.do(req{method: "GET", path: "/scenes/lobby", token: repKey}), nil)
+	before := up.count()
+	refused(t, up, before, in.do(req{method: "POST", path: "/scenes/lobby/sessions", headers: apikey(repKey), body: `{}`}), 403, "forbidden")
+	refused(t, up, before, in.do(req{method: "PATCH", path: "/organizations/vrco", headers: apikey(repKey), body: `{}`}), 403, "forbidden")
+	// Only that organization: another one, and the domain above it, do not exist for the key.
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/other", headers: apikey(repKey)}), 404, "not_found")
+	refused(t, up, before, in.do(req{method: "GET", path: "/domains/label", headers: apikey(repKey)}), 404, "not_found")
+	// The header must be "APIKEY:ORGANIZATION", a space, the key.
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: map[string]string{"Authorization": "APIKEY:ORGANIZATION" + repKey}}), 401, "unauthenticated")
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: map[string]string{"Authorization": "APIKEY " + repKey}}), 401, "unauthenticated")
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey("lk_000000000000000000000000000000000")}), 401, "invalid_token")
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco"}), 401, "unauthenticated")
+	// Forward auth (/v1/authz), for a proxy that keeps its own routing, answers as the gateway.
+	fwd := func(method, uri string) answer {
+		h := apikey(repKey)
+		h["X-Forwarded-Method"], h["X-Forwarded-Uri"] = method, uri
+		return in.do(req{method: "GET", path: "/v1/authz", headers: h})
+	}
+	if a := fwd("GET", "/scenes/lobby/sessions?page=2"); a.status != 200 || a.header.Get("X-Lanyard-Role") != "observer" || a.header.Get("X-Lanyard-Resource") != "scene/lobby" {
+		t.Fatalf("/v1/authz of a read: %d %v %s", a.status, a.header, a.body)
+	}
+	refused(t, up, before, fwd("POST", "/scenes/lobby/sessions"), 403, "forbidden")
+	refused(t, up, before, fwd("GET", "/organizations/other"), 404, "not_found")
+	// A read-only key makes no keys and reads no audit log.
+	in.must(403, req{method: "POST", path: "/v1/keys", headers: apikey(repKey), body: `{"name": "x", "resource": "organization/vrco", "role": "observer"}`})
+	in.must(403, req{method: "GET", path: "/v1/audit?resource=organization/vrco", headers: apikey(repKey)})
+
+	// A read-write key, when one is really needed.
+	ingest := in.must(201, req{method: "POST", path: "/v1/keys", token: olga, body: `{"name": "ingest", "resource": "organization/vrco", "role": "member"}`}).json(t)
+	proxied(t, up, in.do(req{method: "POST", path: "/scenes/lobby/sessions", headers: apikey(ingest["token"].(string)), body: `{}`}), map[string]string{
+		"X-Lanyard-Principal": "key:" + ingest["id"].(string), "X-Lanyard-Role": "member",
+	})
+
+	// An observer (Bob, read-only on the project) reads the project and its scenes with his
+	// personal access token, changes nothing, and sees nothing above the project.
+	bob := loginAs("bob")
+	proxied(t, up, in.do(req{method: "GET", path: "/projects/museum", token: bob}), map[string]string{
+		"X-Lanyard-Principal": "user:bob", "X-Lanyard-Key-Id": "", "X-Lanyard-Role": "observer",
+	})
+	proxied(t, up, in.do(req{method: "GET", path: "/scenes/lobby", token: bob}), nil)
+	before = up.count()
+	refused(t, up, before, in.do(req{method: "PATCH", path: "/scenes/lobby", token: bob, body: `{}`}), 403, "forbidden")
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", token: bob}), 404, "not_found")
+	// Organization settings are the organization admin's: members, keys, the audit log.
+	in.must(404, req{method: "GET", path: "/v1/audit?resource=organization/vrco", token: bob})
+	in.must(404, req{method: "POST", path: "/v1/keys", token: bob, body: `{"name": "x", "resource": "organization/vrco", "role": "observer"}`})
+	in.must(404, req{method: "PUT", path: "/v1/resources/organization/vrco/grants/user:bob", token: bob, body: `{"role": "admin"}`})
+	in.must(403, req{method: "PUT", path: "/v1/resources/project/museum/grants/user:bob", token: bob, body: `{"role": "admin"}`})
+	// Every user has their own account: their information and their password.
+	if me := in.must(200, req{method: "GET", path: "/v1/users/me", token: bob}).json(t); me["id"] != "bob" || me["email"] != "bob@example.com" {
+		t.Fatalf("/v1/users/me = %v", me)
+	}
+	in.must(200, req{method: "PATCH", path: "/v1/users/me", token: bob, body: `{"password": "bob's brand new passphrase", "current_password": "passphrase of bob 2024"}`})
+
+	// Domain scope (private label): an observer of the domain reads its organizations, not
+	// the ones outside it.
+	dora := loginAs("dora")
+	proxied(t, up, in.do(req{method: "GET", path: "/organizations/vrco", token: dora}), map[string]string{"X-Lanyard-Role": "observer"})
+	proxied(t, up, in.do(req{method: "GET", path: "/scenes/lobby", token: dora}), nil)
+	proxied(t, up, in.do(req{method: "GET", path: "/domains/label/settings", token: dora}), map[string]string{"X-Lanyard-Resource": "domain/label"})
+	before = up.count()
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/other", token: dora}), 404, "not_found")
+
+	// The organization audit log: its projects' and scenes' events, the keys and the members.
+	trail := in.must(200, req{method: "GET", path: "/v1/audit?resource=organization/vrco", token: olga})
+	for _, want := range []string{`"scene/lobby"`, `"project/museum"`, `"key:` + repID + `"`, `"user:olga"`} {
+		if !strings.Contains(string(trail.body), want) {
+			t.Errorf("the organization's audit log lacks %s: %s", want, trail.body)
+		}
+	}
+	if strings.Contains(string(trail.body), repKey) {
+		t.Fatal("the audit log holds a key")
+	}
+
+	// An organization key belongs to the organization: it outlives the admin who made it,
+	// until an admin of the organization revokes it.
+	in.must(204, req{method: "DELETE", path: "/v1/users/olga", token: boot})
+	proxied(t, up, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey(repKey)}), nil)
+	in.must(200, req{method: "PUT", path: "/v1/resources/organization/vrco/grants/email:dora@example.com", token: boot, body: `{"role": "admin"}`})
+	in.must(204, req{method: "DELETE", path: "/v1/tokens/business/" + repID, token: dora})
+	before = up.count()
+	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey(repKey)}), 401, "invalid_token")
+}
