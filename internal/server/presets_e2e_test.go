@@ -366,3 +366,133 @@ func TestPresetOrgScopes(t *testing.T) {
 	before = up.count()
 	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey(repKey)}), 401, "invalid_token")
 }
+
+// TestPresetRoleAPIs follows the data broker's flow (examples/role-apis): one header,
+// x-bbk-auth-token, for three API sets; the bootstrap coordinator token; promoting a user to
+// coordinator, and demote + promote as the recovery of a lost coordinator token; connectors as
+// business keys with stable ids; accesses as a consumer grant plus a personal key, reissued.
+func TestPresetRoleAPIs(t *testing.T) {
+	in, up := startPreset(t, "role-apis")
+	bbk := func(tok string) map[string]string { return map[string]string{"x-bbk-auth-token": tok} }
+	boot := bbk(testBootstrap)
+
+	// The base end-point of each API set answers to any valid credential: a test of one's
+	// token and header. Without the header, with another header, or with a wrong token: 401.
+	for _, base := range []string{"/coordinator/", "/contributor/", "/consumer/"} {
+		before := up.count()
+		refused(t, up, before, in.do(req{method: "GET", path: base}), 401, "unauthenticated")
+		refused(t, up, before, in.do(req{method: "GET", path: base, token: testBootstrap}), 401, "unauthenticated")
+		refused(t, up, before, in.do(req{method: "GET", path: base, headers: bbk("4735d360-dc03-499c-91ce-68dfc1554691.5d5c9eab-1d9c-4c88-9478-9f4ab35568a7")}), 401, "invalid_token")
+		proxied(t, up, in.do(req{method: "GET", path: base, headers: boot}), map[string]string{"X-Lanyard-Principal": "", "X-Lanyard-Key-Id": ""})
+	}
+	// Header names are case-insensitive in HTTP: the exact casing is no second credential.
+	proxied(t, up, in.do(req{method: "GET", path: "/coordinator/", headers: map[string]string{"X-BBK-Auth-Token": testBootstrap}, rawHeaders: true}), nil)
+	if me := in.must(200, req{method: "GET", path: "/v1/me", headers: boot}).json(t); me["admin"] != true {
+		t.Fatalf("the bootstrap coordinator token: %v", me)
+	}
+
+	// The bootstrap coordinator creates the master coordinator: a user, promoted.
+	in.must(201, req{method: "POST", path: "/v1/users", headers: boot, body: `{"id": "master", "email": "master@example.com", "name": "Master coordinator"}`})
+	promoted := in.must(200, req{method: "POST", path: "/v1/users/master/admin", headers: boot})
+	if promoted.header.Get("Cache-Control") != "no-store" {
+		t.Error("the coordinator token's answer is not Cache-Control: no-store")
+	}
+	master := bbk(promoted.json(t)["token"].(string))
+	proxied(t, up, in.do(req{method: "GET", path: "/coordinator/entity-types", headers: master}), map[string]string{"X-Lanyard-Principal": "user:master", "X-Lanyard-Key-Id": ""})
+	proxied(t, up, in.do(req{method: "POST", path: "/coordinator/entity-types/country", headers: master, body: `{}`}), nil)
+
+	// A connector: a business key on an entity type with the role contributor; its id is the
+	// coordinator's choice (the connector's name), so recreating it keeps it.
+	in.must(201, req{method: "POST", path: "/v1/resources", headers: master, body: `{"type": "entity_type", "id": "country", "name": "Countries"}`})
+	connBody := `{"id": "country.wikipedia", "name": "wikipedia", "resource": "entity_type/country", "role": "contributor"}`
+	conn := in.must(201, req{method: "POST", path: "/v1/keys", headers: master, body: connBody}).json(t)
+	if conn["id"] != "country.wikipedia" || conn["owner"] != nil || conn["role"] != "contributor" {
+		t.Fatalf("connector = %v", conn)
+	}
+	connTok := conn["token"].(string)
+	// The broker keeps no accessible copy of a token: no list or get shows it again.
+	for _, p := range []string{"/v1/keys/country.wikipedia", "/v1/keys?resource=entity_type/country", "/v1/tokens/business"} {
+		if a := in.must(200, req{method: "GET", path: p, headers: master}); strings.Contains(string(a.body), connTok) || !strings.Contains(string(a.body), "country.wikipedia") {
+			t.Fatalf("GET %s: %s", p, a.body)
+		}
+	}
+	in.must(409, req{method: "POST", path: "/v1/keys", headers: master, body: connBody})
+	proxied(t, up, in.do(req{method: "GET", path: "/contributor/", headers: bbk(connTok)}), nil)
+	proxied(t, up, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(connTok), body: `{}`}), map[string]string{
+		"X-Lanyard-Principal": "key:country.wikipedia", "X-Lanyard-Key-Id": "country.wikipedia",
+		"X-Lanyard-Resource": "entity_type/country", "X-Lanyard-Role": "contributor",
+	})
+	before := up.count()
+	refused(t, up, before, in.do(req{method: "GET", path: "/coordinator/entity-types", headers: bbk(connTok)}), 403, "forbidden")
+	refused(t, up, before, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(connTok)}), 403, "forbidden")
+	// A lost contributor key: delete the connector and create it afresh — the same id, a new
+	// key; the old one is rescinded.
+	in.must(204, req{method: "DELETE", path: "/v1/keys/country.wikipedia", headers: master})
+	refused(t, up, before, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(connTok)}), 401, "invalid_token")
+	conn2 := in.must(201, req{method: "POST", path: "/v1/keys", headers: master, body: connBody}).json(t)
+	if conn2["id"] != "country.wikipedia" || conn2["token"] == connTok {
+		t.Fatalf("the recreated connector = %v", conn2)
+	}
+	proxied(t, up, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(conn2["token"].(string))}), map[string]string{"X-Lanyard-Key-Id": "country.wikipedia"})
+	refused(t, up, up.count(), in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(connTok)}), 401, "invalid_token")
+
+	// An access: a link between a user and a policy — a grant of consumer on the policy plus
+	// a personal key of that user on it, its token returned once.
+	in.must(201, req{method: "POST", path: "/v1/users", headers: master, body: `{"id": "alice", "email": "alice@example.com"}`})
+	for _, p := range []string{"public-data", "premium"} {
+		in.must(201, req{method: "POST", path: "/v1/resources", headers: master, body: `{"type": "policy", "id": "` + p + `"}`})
+		in.must(200, req{method: "PUT", path: "/v1/resources/policy/" + p + "/grants/user:alice", headers: master, body: `{"role": "consumer"}`})
+	}
+	access := func(policy string) map[string]any {
+		t.Helper()
+		return in.must(201, req{method: "POST", path: "/v1/keys", headers: master, body: `{"id": "alice.` + policy + `", "name": "` + policy + `", "owner": "user:alice", "resource": "policy/` + policy + `", "role": "consumer"}`}).json(t)
+	}
+	pub, prem := access("public-data"), access("premium")
+	pubTok := pub["token"].(string)
+	proxied(t, up, in.do(req{method: "GET", path: "/consumer/", headers: bbk(pubTok)}), nil)
+	proxied(t, up, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(pubTok)}), map[string]string{
+		"X-Lanyard-Principal": "user:alice", "X-Lanyard-Key-Id": "alice.public-data",
+		"X-Lanyard-Resource": "policy/public-data", "X-Lanyard-Role": "consumer",
+	})
+	// Each access reads through its own policy.
+	proxied(t, up, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(prem["token"].(string))}), map[string]string{"X-Lanyard-Resource": "policy/premium"})
+	before = up.count()
+	// A header that holds no token, or more than one, is malformed (400), not a wrong token.
+	for _, bad := range []string{"", "two tokens"} {
+		if a := in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(bad)}); a.status != 400 || a.errCode(t) != "invalid_request" {
+			t.Fatalf("x-bbk-auth-token %q: %d %s", bad, a.status, a.body)
+		}
+	}
+	refused(t, up, before, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(pubTok)}), 403, "forbidden")
+	refused(t, up, before, in.do(req{method: "GET", path: "/coordinator/users", headers: bbk(pubTok)}), 403, "forbidden")
+	// A lost consumer token: reissue the access; the old token is rescinded.
+	re := in.must(200, req{method: "POST", path: "/v1/keys/alice.public-data/reissue", headers: master}).json(t)
+	pubTok2 := re["token"].(string)
+	if re["id"] != "alice.public-data" || pubTok2 == pubTok {
+		t.Fatalf("reissue = %v", re)
+	}
+	refused(t, up, before, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(pubTok)}), 401, "invalid_token")
+	proxied(t, up, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(pubTok2)}), map[string]string{"X-Lanyard-Key-Id": "alice.public-data"})
+	// Deleting an access takes the grant and the key: the token is refused.
+	in.must(204, req{method: "DELETE", path: "/v1/resources/policy/premium/grants/user:alice", headers: master})
+	before = up.count()
+	refused(t, up, before, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(prem["token"].(string))}), 404, "not_found")
+	in.must(204, req{method: "DELETE", path: "/v1/keys/alice.premium", headers: master})
+	refused(t, up, before, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(prem["token"].(string))}), 401, "invalid_token")
+
+	// A lost coordinator token: demote the user, then promote them again. The old token is
+	// rescinded at once; the new one works.
+	in.must(204, req{method: "DELETE", path: "/v1/users/master/admin", headers: boot})
+	refused(t, up, before, in.do(req{method: "GET", path: "/coordinator/", headers: master}), 401, "invalid_token")
+	refused(t, up, before, in.do(req{method: "GET", path: "/v1/users", headers: master}), 401, "invalid_token")
+	again := bbk(in.must(200, req{method: "POST", path: "/v1/users/master/admin", headers: boot}).json(t)["token"].(string))
+	proxied(t, up, in.do(req{method: "GET", path: "/coordinator/users", headers: again}), map[string]string{"X-Lanyard-Principal": "user:master"})
+	in.must(200, req{method: "GET", path: "/v1/users", headers: again})
+	refused(t, up, up.count(), in.do(req{method: "GET", path: "/coordinator/users", headers: master}), 401, "invalid_token")
+	// What the coordinator made lives on: the connector and the access still work.
+	proxied(t, up, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(conn2["token"].(string))}), nil)
+	proxied(t, up, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(pubTok2)}), nil)
+	// A plain user, demoted or never promoted, is no coordinator.
+	in.must(204, req{method: "DELETE", path: "/v1/users/master/admin", headers: boot})
+	refused(t, up, up.count(), in.do(req{method: "GET", path: "/coordinator/users", headers: again}), 401, "invalid_token")
+}
