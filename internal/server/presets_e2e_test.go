@@ -182,6 +182,12 @@ func TestPresetKeySecret(t *testing.T) {
 	// A key is never stronger than its user: it cannot make a key for another user, and a key
 	// made by a key is still the user's.
 	in.must(403, req{method: "POST", path: "/v1/keys", headers: siteAuth, body: `{"name": "x", "owner": "user:bookings"}`})
+	child := in.must(201, req{method: "POST", path: "/v1/keys", headers: siteAuth, body: `{"name": "made by a key"}`}).json(t)
+	if child["owner"] != "user:website" || child["format"] != "key_secret" {
+		t.Fatalf("a key made by a key = %v", child)
+	}
+	before = up.count()
+	refused(t, up, before, in.do(req{method: "POST", path: "/events/gig-0614/roster", headers: basic(child["key"].(string), child["secret"].(string))}), 403, "forbidden")
 
 	// A key does what its user may do at the moment of use: when the account is narrowed to
 	// viewing, its keys can no longer roster; when its grant goes, they see nothing.
@@ -365,6 +371,9 @@ func TestPresetOrgScopes(t *testing.T) {
 	in.must(204, req{method: "DELETE", path: "/v1/tokens/business/" + repID, token: dora})
 	before = up.count()
 	refused(t, up, before, in.do(req{method: "GET", path: "/organizations/vrco", headers: apikey(repKey)}), 401, "invalid_token")
+	// All of the organization's keys at once.
+	in.must(204, req{method: "DELETE", path: "/v1/tokens/business?resource=organization/vrco", token: dora})
+	refused(t, up, before, in.do(req{method: "POST", path: "/scenes/lobby/sessions", headers: apikey(ingest["token"].(string))}), 401, "invalid_token")
 }
 
 // TestPresetRoleAPIs follows the data broker's flow (examples/role-apis): one header,
@@ -492,6 +501,12 @@ func TestPresetRoleAPIs(t *testing.T) {
 	// What the coordinator made lives on: the connector and the access still work.
 	proxied(t, up, in.do(req{method: "POST", path: "/contributor/session/open", headers: bbk(conn2["token"].(string))}), nil)
 	proxied(t, up, in.do(req{method: "GET", path: "/consumer/catalog", headers: bbk(pubTok2)}), nil)
+	// Any coordinator promotes and demotes others, not only the bootstrap token.
+	in.must(201, req{method: "POST", path: "/v1/users", headers: again, body: `{"id": "second", "email": "second@example.com"}`})
+	second := bbk(in.must(200, req{method: "POST", path: "/v1/users/second/admin", headers: again}).json(t)["token"].(string))
+	proxied(t, up, in.do(req{method: "GET", path: "/coordinator/users", headers: second}), map[string]string{"X-Lanyard-Principal": "user:second"})
+	in.must(204, req{method: "DELETE", path: "/v1/users/second/admin", headers: again})
+	refused(t, up, up.count(), in.do(req{method: "GET", path: "/coordinator/users", headers: second}), 401, "invalid_token")
 	// A plain user, demoted or never promoted, is no coordinator.
 	in.must(204, req{method: "DELETE", path: "/v1/users/master/admin", headers: boot})
 	refused(t, up, up.count(), in.do(req{method: "GET", path: "/coordinator/users", headers: again}), 401, "invalid_token")
