@@ -2,14 +2,12 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 )
 
 // FuzzParse: arbitrary bytes never panic, and a config Parse accepts validates.
 func FuzzParse(f *testing.F) {
-	presets, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	for _, p := range presets {
+	for _, p := range presetPaths() {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)

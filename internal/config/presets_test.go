@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// The five presets of CONTRACT §10, later copied to examples/<preset>/lanyard.yaml. Each must
-// parse, validate, and say what the contract's table says.
+// The five presets of CONTRACT §10. Each must parse, validate, and say what the contract's table
+// says. examples/<preset>/lanyard.yaml is the one copy of a preset users run; the presets not
+// yet shipped there are still in testdata.
 func TestPresets(t *testing.T) {
 	for _, tc := range []struct {
 		preset string
@@ -86,7 +87,8 @@ func TestPresets(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.preset, func(t *testing.T) {
-			b, err := os.ReadFile(filepath.Join("testdata", tc.preset+".yaml"))
+			path := presetPath(tc.preset)
+			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +97,7 @@ func TestPresets(t *testing.T) {
 				t.Fatal(err)
 			}
 			// CONTRACT §10: every preset runs with --upstream URL.
-			c2, err := Load(filepath.Join("testdata", tc.preset+".yaml"), nil, Overrides{Upstream: ptr("http://127.0.0.1:9999")})
+			c2, err := Load(path, nil, Overrides{Upstream: ptr("http://127.0.0.1:9999")})
 			if err != nil || c2.Gateway.Upstream != "http://127.0.0.1:9999" {
 				t.Fatalf("with --upstream: %v", err)
 			}
@@ -107,6 +109,38 @@ func TestPresets(t *testing.T) {
 			tc.check(t, c)
 		})
 	}
+}
+
+// TestPresetsHaveOneCopy: a preset that ships in examples/ is not also kept in testdata, where
+// a test could pass on a copy that users never run.
+func TestPresetsHaveOneCopy(t *testing.T) {
+	shipped, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "lanyard.yaml"))
+	if len(shipped) == 0 {
+		t.Fatal("no preset in examples/")
+	}
+	for _, p := range shipped {
+		name := filepath.Base(filepath.Dir(p))
+		if _, err := os.Stat(filepath.Join("testdata", name+".yaml")); err == nil {
+			t.Errorf("the preset %s is in examples/ and in testdata/", name)
+		}
+	}
+}
+
+// presetPath is where a preset's config is: examples/<preset>/lanyard.yaml once it ships there,
+// testdata/<preset>.yaml until then.
+func presetPath(preset string) string {
+	p := filepath.Join("..", "..", "examples", preset, "lanyard.yaml")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return filepath.Join("testdata", preset+".yaml")
+}
+
+// presetPaths lists every preset config, shipped or not.
+func presetPaths() []string {
+	shipped, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*", "lanyard.yaml"))
+	rest, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
+	return append(shipped, rest...)
 }
 
 func ptr(s string) *string { return &s }

@@ -11,10 +11,10 @@ import (
 )
 
 // preset returns a mutator that gives the test server a preset's schema, roles, sources and
-// API settings (internal/config/testdata holds the five presets).
+// API settings (examples/<preset>/lanyard.yaml, the file users run).
 func preset(t *testing.T, name string) func(*config.Config) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "config", "testdata", name+".yaml"))
+	raw, err := os.ReadFile(presetFile(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +26,11 @@ func preset(t *testing.T, name string) func(*config.Config) {
 		c.Schema, c.Roles, c.Sources, c.API = p.Schema, p.Roles, p.Sources, p.API
 		c.Plans, c.DefaultPlan = p.Plans, p.DefaultPlan
 	}
+}
+
+// presetFile is a preset's config: examples/<preset>/lanyard.yaml.
+func presetFile(name string) string {
+	return filepath.Join("..", "..", "examples", name, "lanyard.yaml")
 }
 
 // TestSeed002RoleAPIs follows seed 002 (BitBroker) on the native API: one header,
