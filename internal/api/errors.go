@@ -80,7 +80,7 @@ func asError(err error) *Error {
 	case errors.As(err, &fb):
 		return forbidden(fb.Reason)
 	case errors.As(err, &mal):
-		return badRequest("%s.", mal.Reason)
+		return badRequest("%s.", upperFirst(mal.Reason))
 	case errors.As(err, &ref):
 		msg := "The credential is not valid."
 		if ref.Reason == authn.ReasonExpired {
