@@ -21,6 +21,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/exchange"
 	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/throttle"
@@ -58,6 +59,8 @@ type Options struct {
 	// Gateway is the gateway's routes and proxy; nil: no routes (every other path is 404, and
 	// /v1/authz answers 404).
 	Gateway *Gateway
+	// Exchange issues and checks scoped tokens; nil: no exchangeable types.
+	Exchange *exchange.Service
 	// VerifyRequiresCredential makes POST /verify need a caller credential (api.verify_requires_credential).
 	VerifyRequiresCredential bool
 	// Metrics, when set, receives the API's Prometheus series and is served at /metrics.
@@ -101,6 +104,7 @@ type Handler struct {
 	schema        config.Schema
 	ready         func(ctx context.Context) error
 	gateway       *Gateway
+	exchange      *exchange.Service
 	verifyPolicy  authz.Policy
 	pw            passwords // login: see login.go
 	checker       *gateway.Checker
@@ -135,6 +139,7 @@ func New(o Options) (*Handler, error) {
 		trusted:       o.TrustedProxies,
 		ready:         o.Ready,
 		gateway:       o.Gateway,
+		exchange:      o.Exchange,
 		schema:        o.Schema,
 	}
 	if len(o.Plans) > 0 {
@@ -166,6 +171,9 @@ func New(o Options) (*Handler, error) {
 	}
 	h.ids = newRequestIDs()
 	h.checker = &gateway.Checker{Sources: o.Sources, Resolver: o.Resolver, Authz: o.Authz, Refused: h.recordRefusal}
+	if o.Exchange != nil {
+		h.checker.Scoped = o.Exchange
+	}
 	h.quotas = newQuotas(o.Quotas, h.now)
 	if gw := h.gateway; gw != nil && gw.Upstream != nil {
 		gw.proxy = gateway.NewProxy(gw.Upstream, gw.UpstreamTimeout, h.upstreamError, h.metrics.upstreamDone)

@@ -19,6 +19,9 @@ type operation struct {
 	// status is the success status and response the schema of its body ("" for none).
 	status   int
 	response string
+	// badRequest names the schema of a 400 that is not the contract's error body (RFC 6749's,
+	// for token exchange).
+	badRequest string
 }
 
 // operations documents every route of the table, keyed by "METHOD path" as the table writes
@@ -69,6 +72,9 @@ var operations = map[string]operation{
 	"POST /verify":       {summary: "Is this credential valid, and may it do this? Always 200 for a well-formed request.", request: "Verify", status: 200, response: "VerifyAnswer"},
 	"GET /authz":         {summary: "Forward auth (nginx auth_request, Traefik forwardAuth): the original request in X-Forwarded-Method/-Uri or X-Original-Method/-URI, decided by the gateway routes.", status: 200},
 	"* /authz/{path...}": {summary: "Forward auth for Envoy's ext_authz: the original method and path follow the prefix.", status: 200},
+
+	"POST /tokens/exchange": {summary: "RFC 8693 token exchange: a credential (and a parent scoped token) for a scoped token.", request: "TokenExchange", status: 200, response: "TokenExchangeAnswer", badRequest: "OAuthError"},
+	"DELETE /tokens/scoped": {summary: "Revoke the scoped token in its header, with every token below it (its holder).", status: 204},
 }
 
 // anyMethods are the methods the OpenAPI description lists for a route that answers every one.
@@ -151,7 +157,11 @@ func objectSchemas() map[string]any {
 			"id": str, "at": tm, "actor": nstr, "credential": nstr, "action": str, "target": nstr,
 			"resource": nstr, "result": str, "ip": nstr, "count": integer, "detail": nstr,
 		}),
-		"EventList": list("events", "Event"),
+		"EventList":           list("events", "Event"),
+		"ScopedToken":         obj([]string{"token", "expires_in", "resource"}, map[string]any{"token": str, "expires_in": integer, "resource": str}),
+		"TokenExchange":       obj([]string{"grant_type", "subject_token", "resource"}, map[string]any{"grant_type": str, "subject_token": str, "subject_token_type": str, "actor_token": str, "actor_token_type": str, "resource": str}),
+		"OAuthError":          obj([]string{"error", "error_description"}, map[string]any{"error": str, "error_description": str}),
+		"TokenExchangeAnswer": obj([]string{"access_token", "issued_token_type", "token_type", "expires_in"}, map[string]any{"access_token": str, "issued_token_type": str, "token_type": str, "expires_in": integer}),
 		"Verify": obj(nil, map[string]any{
 			"token": str, "headers": map[string]any{"type": "object", "additionalProperties": str}, "resource": str,
 			"permission": map[string]any{"enum": []string{"read", "write", "manage"}}, "client_ip": str, "dry_run": boolean, "explain": boolean,
@@ -171,6 +181,9 @@ func (h *Handler) openAPI() map[string]any {
 	paths := map[string]any{}
 	for _, route := range h.routes {
 		op, ok := operations[route.Method+" "+route.Path]
+		if route.Doc != nil {
+			op, ok = *route.Doc, true
+		}
 		if !ok {
 			continue // openapi_test.go fails for such a route
 		}
@@ -224,7 +237,13 @@ func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
 	errBody := map[string]any{"description": "The contract's error body.", "content": map[string]any{"application/json": map[string]any{
 		"schema": map[string]any{"$ref": "#/components/schemas/Error"},
 	}}}
-	o["responses"] = map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
+	responses := map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
+	if op.badRequest != "" {
+		responses["400"] = map[string]any{"description": "An RFC 6749 §5.2 error.", "content": map[string]any{"application/json": map[string]any{
+			"schema": map[string]any{"$ref": "#/components/schemas/" + op.badRequest},
+		}}}
+	}
+	o["responses"] = responses
 	if !rt.Policy.NeedsCredential() {
 		o["security"] = []any{}
 	} else if rt.Policy == authz.Admin {

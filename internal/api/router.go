@@ -37,6 +37,9 @@ type Route struct {
 	MaxBody int64
 	// Quota, when set, is spent before the handler runs (see spendQuota).
 	Quota *throttle.Rate
+	// Doc describes the route for the OpenAPI document when the route is made from the config
+	// (an authorize path); the fixed routes are described in operations.
+	Doc *operation
 	// Message is the envelope's message for a success.
 	Message string
 	Handle  func(w http.ResponseWriter, r *http.Request) error

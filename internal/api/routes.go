@@ -13,6 +13,10 @@ const keyBodyLimit = 32 << 10
 // table is the native API's route table. Every route names its policy; the router refuses to
 // start with a route that has none, and routes_test.go walks this table to keep it so.
 func (h *Handler) table() []Route {
+	return append(h.coreRoutes(), h.exchangeRoutes()...)
+}
+
+func (h *Handler) coreRoutes() []Route {
 	return []Route{
 		{Method: http.MethodGet, Path: "/healthz", Root: true, Policy: authz.Public, Handle: h.healthz},
 		{Method: http.MethodGet, Path: "/readyz", Root: true, Policy: authz.Public, Handle: h.readyz},
@@ -60,6 +64,8 @@ func (h *Handler) table() []Route {
 		{Method: http.MethodPost, Path: "/verify", Policy: h.verifyPolicy, Message: "Verified", Handle: h.verify},
 		{Method: http.MethodGet, Path: "/authz", Policy: authz.Public, Handle: h.forwardAuth},
 		{Method: AnyMethod, Path: "/authz/{path...}", Policy: authz.Public, Handle: h.forwardAuth},
+		{Method: http.MethodPost, Path: "/tokens/exchange", Policy: authz.Public, Quota: h.quotas.revoke, MaxBody: 64 << 10, Handle: h.tokenExchange},
+		{Method: http.MethodDelete, Path: "/tokens/scoped", Policy: authz.Authenticated, Handle: h.revokeScoped},
 		{Method: http.MethodPost, Path: "/tokens/revoke", Policy: authz.Public, Quota: h.quotas.revoke, MaxBody: 64 << 10, Message: "Revocation request received", Handle: h.revokeLeaked},
 	}
 }

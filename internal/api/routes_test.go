@@ -55,9 +55,11 @@ var publicRoutes = map[string]bool{
 	"POST /auth/login":    true,
 	"POST /tokens/revoke": true,
 	// The credential forward auth and verify decide on is the end client's, not the caller's.
-	"POST /verify":       true,
-	"GET /authz":         true,
-	"* /authz/{path...}": true,
+	"POST /verify": true,
+	// Token exchange's credential is its subject_token, in the body (RFC 8693).
+	"POST /tokens/exchange": true,
+	"GET /authz":            true,
+	"* /authz/{path...}":    true,
 }
 
 // TestEveryRouteDeclaresAPolicy walks the route table: every route has a policy, and every

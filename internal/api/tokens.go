@@ -8,6 +8,7 @@ import (
 
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
+	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -88,6 +89,14 @@ func (h *Handler) revokeLeaked(w http.ResponseWriter, r *http.Request) error {
 // revokeToken revokes what tok names, if it names anything live.
 func (h *Handler) revokeToken(r *http.Request, tok string) error {
 	ctx := r.Context()
+	if h.exchange != nil {
+		if prefix, ok := credential.Parse(tok); ok && prefix == h.prefixes.Scoped {
+			ev := h.event(r, actionRevokeLeaked, "", "")
+			ev.Actor, ev.Credential = "", ""
+			_, err := h.exchange.RevokeLeaked(ctx, tok, ev)
+			return err
+		}
+	}
 	// The one resolver decides what the token names: no lookup for a token lanyard does not
 	// issue or with a bad checksum, nothing for a secret that works no more by itself.
 	res, err := h.resolver.Named(ctx, tok)

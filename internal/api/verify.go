@@ -113,6 +113,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		}
 		pr.ClientAddr = a.Unmap()
 	}
+	if h.exchange != nil && pr.Header != nil && pr.Resource != "" {
+		// Scoped tokens in headers are checked like a route that needs them (CONTRACT §6).
+		pr.Tokens = h.exchange.Present(pr.Header)
+	}
 	res := h.decide(r.Context(), "verify", pr)
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity

@@ -90,6 +90,8 @@ var (
 // Prefixes are the configured token prefixes by kind.
 type Prefixes struct {
 	Key, Secret, Personal, Admin, Bootstrap string
+	// Scoped starts scoped tokens, which are never a credential by themselves.
+	Scoped string
 }
 
 // Resolver turns a presented credential into an Identity. It is the one place lanyard decides

@@ -94,6 +94,18 @@ type ResourceParam struct{ Perm config.Perms }
 func (ResourceParam) NeedsCredential() bool { return true }
 func (p ResourceParam) String() string      { return "resource{" + p.Perm.String() + "}" }
 
+// ResourceOf is the rule for a route whose {id} names a resource of a fixed Type (an exchange
+// type's authorize path): the caller needs Perm on Type/{id}, 404 when it may not read it.
+type ResourceOf struct {
+	Type string
+	Perm config.Perms
+}
+
+func (ResourceOf) NeedsCredential() bool { return true }
+func (p ResourceOf) String() string {
+	return "resource{" + p.Type + "/{id}," + p.Perm.String() + "}"
+}
+
 // Authorizer evaluates policies and checks permissions on the resource tree.
 type Authorizer struct {
 	store store.Store
@@ -155,6 +167,8 @@ func (a *Authorizer) Evaluate(ctx context.Context, id *authn.Identity, p Policy,
 		return a.keyAccess(ctx, id, r.PathValue(p.Param))
 	case ResourceParam:
 		return a.Require(ctx, id, p.Perm, r.PathValue("type")+"/"+r.PathValue("id"))
+	case ResourceOf:
+		return a.Require(ctx, id, p.Perm, p.Type+"/"+r.PathValue("id"))
 	}
 	return ErrForbidden // an unknown policy denies
 }

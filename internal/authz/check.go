@@ -211,6 +211,11 @@ func (a *Authorizer) decide(ctx context.Context, s subject, perm config.Perms, r
 	return true, foundRole, &Because{Reason: reason + ".", Grant: g, Path: path}, nil
 }
 
+// Resource returns the resource ref as authorization sees it (from the tree cache).
+func (a *Authorizer) Resource(ctx context.Context, ref string) (store.Resource, error) {
+	return a.tree.Resource(ctx, ref)
+}
+
 // Within reports whether ref is root or one of its descendants.
 func (a *Authorizer) Within(ctx context.Context, ref, root string) (bool, error) {
 	chain, err := a.tree.Ancestry(ctx, ref)

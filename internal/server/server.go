@@ -31,6 +31,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/cache"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/exchange"
 	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
@@ -365,7 +366,12 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *s
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	var xs *exchange.Service
+	if len(cfg.Exchange) > 0 {
+		xs = exchange.New(st, az, cfg.Exchange, cfg.Tokens.ScopedPrefix, o.Now)
+	}
 	h, err := api.New(api.Options{
+		Exchange:                 xs,
 		Gateway:                  gw,
 		VerifyRequiresCredential: cfg.API.VerifyRequiresCredential,
 		Store:                    st,
@@ -407,6 +413,7 @@ func prefixesOf(cfg *config.Config) authn.Prefixes {
 		Personal:  cfg.Tokens.PersonalPrefix,
 		Admin:     cfg.Tokens.AdminPrefix,
 		Bootstrap: cfg.Tokens.BootstrapPrefix,
+		Scoped:    cfg.Tokens.ScopedPrefix,
 	}
 }
 
