@@ -155,13 +155,13 @@ var walkCases = map[string]walkCase{
 	// These two end only the caller's own sessions; the walk makes them last, with the
 	// nobody credentials, and a capped key may not end its owner's sessions.
 	// Verify and forward auth decide on the credential they are given, here the caller's own.
-	"POST /verify":                {path: "/v1/verify", body: `{"headers": {"X-Nothing": "x"}, "token": "lk_000000000000000000000000000000000", "resource": "organization/acme"}`, nobody: 200, observer: 200, hides: "ann"},
-	"GET /authz":                  {path: "/v1/authz", nobody: 400, observer: 400},
-	"* /authz/{path...}":          {path: "/v1/authz/organizations/acme", nobody: 404, observer: 404},
+	"POST /verify":       {path: "/v1/verify", body: `{"headers": {"X-Nothing": "x"}, "token": "lk_000000000000000000000000000000000", "resource": "organization/acme"}`, nobody: 200, observer: 200, hides: "ann"},
+	"GET /authz":         {path: "/v1/authz", nobody: 400, observer: 400},
+	"* /authz/{path...}": {path: "/v1/authz/organizations/acme", nobody: 404, observer: 404},
 	// Token exchange needs no caller credential: its subject_token is the credential.
 	"POST /tokens/exchange": {path: "/v1/tokens/exchange", body: "grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=x&resource=organization/acme", nobody: 400, observer: 400},
 	// A server without exchangeable types has no scoped token to revoke.
-	"DELETE /tokens/scoped": {path: "/v1/tokens/scoped", nobody: 400, observer: 400},
+	"DELETE /tokens/scoped":       {path: "/v1/tokens/scoped", nobody: 400, observer: 400},
 	"DELETE /tokens/personal/all": {path: "/v1/tokens/personal/all", nobody: 204, observer: 403},
 	"DELETE /tokens/personal":     {path: "/v1/tokens/personal", nobody: 204, observer: 400},
 }
