@@ -526,3 +526,28 @@ func TestForwardAuthEarlyRefusalsForNginx(t *testing.T) {
 		})
 	}
 }
+
+// TestForwardAuthOriginalHeaderPairs: /v1/authz takes the original method and URI as a pair
+// from one family of headers. Today it takes each from the first family that has it, so behind
+// a proxy that sets X-Original-Method/-URI (as nginx's own documentation does) and passes the
+// client's headers on, a client's X-Forwarded-Method decides the method: a DELETE judged as a
+// GET. The snippet in docs/forward-auth.md clears X-Forwarded-Method/-Uri, so it is not open to
+// this; a proxy configured otherwise is.
+func TestForwardAuthOriginalHeaderPairs(t *testing.T) {
+	t.Skip("known bug: the original method and URI are not taken as a pair; see the test's doc")
+	w := newGatewayWorld(t, func(c *config.Config) { c.Gateway.Upstream = "" })
+	// The observer may read project rocket, not delete in it.
+	a := w.in.do(req{method: "GET", path: "/v1/authz", token: w.observer, headers: map[string]string{
+		"X-Original-Method": "DELETE", "X-Original-URI": "/projects/rocket/x", "X-Forwarded-Method": "GET",
+	}})
+	if a.status == 200 {
+		t.Errorf("a DELETE was judged as the client's X-Forwarded-Method GET: %d", a.status)
+	}
+	// Two different original URIs: refuse rather than pick one.
+	a = w.in.do(req{method: "GET", path: "/v1/authz", token: w.member, headers: map[string]string{
+		"X-Original-URI": "/orgs/globex", "X-Forwarded-Uri": "/orgs/acme",
+	}})
+	if a.status != 400 {
+		t.Errorf("two different original URIs: %d %s, want 400", a.status, a.body)
+	}
+}
