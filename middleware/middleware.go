@@ -90,6 +90,9 @@ type Options struct {
 	// the permission it needs there ("read", "write", "manage"; "" for read on GET, HEAD and
 	// OPTIONS and write otherwise, as lanyard's gateway routes do). A resource of "" asks only
 	// for a valid credential. Nil: every request asks only for a valid credential.
+	//
+	// With http.ServeMux, wrap each route's handler rather than the mux, so that
+	// r.PathValue is set when Resource runs (see the package example).
 	Resource func(r *http.Request) (resource, permission string)
 	// CredentialHeaders are the request headers lanyard's configured sources and scoped tokens
 	// read (nil: Authorization). Only these are sent to the Verifier.
