@@ -249,24 +249,35 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	} else {
-		method = firstHeader(r.Header, "X-Forwarded-Method", "X-Original-Method")
-		target = firstHeader(r.Header, "X-Forwarded-Uri", "X-Original-Uri")
+		// The method and the URI come from one family of headers, the one whose URI is set: a
+		// client's X-Forwarded-Method must not recast a request a proxy names in
+		// X-Original-* (nor the other way round), and two families that disagree are refused.
+		fwdURI, origURI := r.Header.Get("X-Forwarded-Uri"), r.Header.Get("X-Original-Uri")
+		fwdMethod, origMethod := r.Header.Get("X-Forwarded-Method"), r.Header.Get("X-Original-Method")
+		switch {
+		case fwdURI != "" && origURI != "" && (fwdURI != origURI || fwdMethod != origMethod):
+			return h.authRefusal(w, r, badRequest("X-Forwarded-Uri/-Method and X-Original-URI/-Method name different requests."))
+		case fwdURI != "":
+			method, target = fwdMethod, fwdURI
+		default:
+			method, target = origMethod, origURI
+		}
 		if method == "" {
 			method = http.MethodGet
 		}
 	}
 	if target == "" {
-		return badRequest("Name the original request in X-Forwarded-Uri (or X-Original-URI).")
+		return h.authRefusal(w, r, badRequest("Name the original request in X-Forwarded-Uri (or X-Original-URI)."))
 	}
 	if !isToken(method) {
-		return badRequest("The original method is not an HTTP method.")
+		return h.authRefusal(w, r, badRequest("The original method is not an HTTP method."))
 	}
 	u, err := gateway.ParseOriginal(target)
 	if err != nil {
 		if err == gateway.ErrUnsafePath {
-			return badRequest("%s", unsafePathMessage)
+			return h.authRefusal(w, r, badRequest("%s", unsafePathMessage))
 		}
-		return badRequest("%s.", upperFirst(err.Error()))
+		return h.authRefusal(w, r, badRequest("%s.", upperFirst(err.Error())))
 	}
 	var rt *gateway.Route
 	var vals gateway.Values
@@ -329,15 +340,6 @@ func parseQuery(q string) (url.Values, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func firstHeader(h http.Header, names ...string) string {
-	for _, n := range names {
-		if v := h.Get(n); v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 // isToken reports whether s is an HTTP token (a method name).
 func isToken(s string) bool {

@@ -499,11 +499,10 @@ func TestNginxCarriesEveryRefusal(t *testing.T) {
 	})
 }
 
-// authzEarlyRefusalsUnmapped: /v1/authz answers the 400s it gives before matching a route (an
-// unsafe or malformed original URI, a bad method) as 400 even when X-Lanyard-Auth-Request asks
-// for 401 or 403, so nginx turns them into 500. Set it to false with the fix, which
-// TestForwardAuthEarlyRefusalsForNginx checks.
-const authzEarlyRefusalsUnmapped = true
+// authzEarlyRefusalsUnmapped was true while /v1/authz answered the 400s it gives before
+// matching a route as 400 even when X-Lanyard-Auth-Request asked for 401 or 403 (nginx turned
+// them into 500); TestForwardAuthEarlyRefusalsForNginx checks the fix.
+const authzEarlyRefusalsUnmapped = false
 
 // TestForwardAuthEarlyRefusalsForNginx: with X-Lanyard-Auth-Request, every refusal of
 // /v1/authz is a 401 or 403 naming the real status in X-Lanyard-Status, the 400s it gives before
@@ -534,13 +533,10 @@ func TestForwardAuthEarlyRefusalsForNginx(t *testing.T) {
 }
 
 // TestForwardAuthOriginalHeaderPairs: /v1/authz takes the original method and URI as a pair
-// from one family of headers. Today it takes each from the first family that has it, so behind
-// a proxy that sets X-Original-Method/-URI (as nginx's own documentation does) and passes the
-// client's headers on, a client's X-Forwarded-Method decides the method: a DELETE judged as a
-// GET. The snippet in docs/forward-auth.md clears X-Forwarded-Method/-Uri, so it is not open to
-// this; a proxy configured otherwise is.
+// from one family of headers, so behind a proxy that sets X-Original-Method/-URI (as nginx's
+// own documentation does) and passes the client's headers on, a client's X-Forwarded-Method
+// cannot turn a DELETE into a GET; two families that name different requests are refused.
 func TestForwardAuthOriginalHeaderPairs(t *testing.T) {
-	t.Skip("known bug: the original method and URI are not taken as a pair; see the test's doc")
 	w := newGatewayWorld(t, func(c *config.Config) { c.Gateway.Upstream = "" })
 	// The observer may read project rocket, not delete in it.
 	a := w.in.do(req{method: "GET", path: "/v1/authz", token: w.observer, headers: map[string]string{
