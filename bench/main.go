@@ -143,6 +143,8 @@ func report(w *os.File, cases []benchCase, best map[string]map[int]result, conns
 	row("(c) gateway ÷ (b2)", rps("c gateway")/rps("b2 proxy+pool"), "≥ 0.90")
 	row("(c) gateway ÷ (b)", rps("c gateway")/rps("b proxy"), "≥ 1.3")
 	row("(c) gateway p99 at 1 conn ÷ (b2)", p99("c gateway")/p99("b2 proxy+pool"), "≤ 1.2")
+	row("(g) key + event + collaborator tokens ÷ (c) key alone", rps("g gateway, key + event + collaborator tokens")/rps("c gateway"), "≥ 0.90")
+	fmt.Fprintf(w, "\nscoped tokens issued per second (GET /Events/e1/authorize, %d conns): %.0f\n", conns, rps("h issue an event token"))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -160,12 +162,16 @@ func (t targets) cases() []benchCase {
 		{Name: "e /v1/authz", Method: "GET", URL: t.Lanyard + "/v1/authz",
 			Header: map[string]string{"Authorization": key, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orgs/acme/items"}},
 		{Name: "f native /v1/me", Method: "GET", URL: t.Lanyard + "/v1/me", Header: map[string]string{"Authorization": key}},
+		{Name: "g gateway, key + event + collaborator tokens", Method: "GET", URL: t.Lanyard + "/Collaborators/c1/items",
+			Header: map[string]string{"Authorization": key, "x-Event-Token": t.Event, "x-Collaborator-Token": t.Collaborator}},
+		{Name: "h issue an event token", Method: "GET", URL: t.Lanyard + "/Events/e1/authorize", Header: map[string]string{"Authorization": key}},
 	}
 }
 
 // targets are the servers' addresses and the key the lanyard cases present.
 type targets struct {
 	Bare, Proxy, ProxyPool, Lanyard, Key string
+	Event, Collaborator                  string
 }
 
 type benchCase struct {

@@ -71,7 +71,7 @@ func serve() error {
 	if t.ProxyPool, err = listen(pooled); err != nil {
 		return err
 	}
-	if t.Lanyard, t.Key, err = startLanyard(up); err != nil {
+	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up); err != nil {
 		return err
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
@@ -81,26 +81,36 @@ func serve() error {
 }
 
 // startLanyard runs lanyard (SQLite in a temporary folder) in front of upstream, with a
-// member of organization/acme and a key of theirs, and returns its base URL and the key.
-func startLanyard(upstream string) (string, string, error) {
+// member of organization/acme and of event/e1 (with collaborator c1) and a key of theirs, and
+// returns its base URL, the key, and an event and a collaborator token of the key.
+func startLanyard(upstream string) (base, key, event, collaborator string, err error) {
 	dir, err := os.MkdirTemp("", "lanyard-bench")
 	if err != nil {
-		return "", "", err
+		return "", "", "", "", err
 	}
 	cfg := config.Default()
 	cfg.Server.Data = dir
 	cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations = 64, 1
 	cfg.Quotas = config.Quotas{} // the bench writes nothing per request, but sets up in a burst
 	cfg.Gateway.Upstream = upstream
-	cfg.Gateway.Routes = []config.Route{{Path: "/orgs/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Cost: 1}}
+	cfg.Schema["event"] = config.ResourceType{Root: true}
+	cfg.Schema["collaborator"] = config.ResourceType{Parents: []string{"event"}}
+	cfg.Exchange = map[string]config.Exchange{
+		"event":        {Path: "/Events/{id}/authorize", Header: "x-Event-Token", TTL: time.Hour},
+		"collaborator": {Path: "/Collaborators/{id}/authorize", Header: "x-Collaborator-Token", Requires: "event", TTL: time.Hour},
+	}
+	cfg.Gateway.Routes = []config.Route{
+		{Path: "/orgs/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Cost: 1},
+		{Path: "/Collaborators/{id}/{rest...}", Resource: &config.RouteResource{Type: "collaborator", Param: "id"}, Tokens: []string{"event", "collaborator"}, Cost: 1},
+	}
 	if err := cfg.Validate(); err != nil {
-		return "", "", err
+		return "", "", "", "", err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", "", err
+		return "", "", "", "", err
 	}
-	base := "http://" + ln.Addr().String()
+	base = "http://" + ln.Addr().String()
 	started := make(chan struct{})
 	go func() {
 		err := server.Run(context.Background(), server.Options{
@@ -119,9 +129,12 @@ func startLanyard(upstream string) (string, string, error) {
 		os.Exit(1)
 	}()
 	<-started
-	do := func(method, path, body string) (map[string]any, error) {
+	do := func(method, path, body string, hdr ...string) (map[string]any, error) {
 		req, _ := http.NewRequest(method, base+path, bytes.NewReader([]byte(body)))
 		req.Header.Set("Authorization", "Bearer "+benchBootstrap)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return nil, err
@@ -138,15 +151,28 @@ func startLanyard(upstream string) (string, string, error) {
 		{"POST", "/v1/users", `{"id": "u", "email": "u@example.com"}`},
 		{"POST", "/v1/resources", `{"type": "organization", "id": "acme"}`},
 		{"PUT", "/v1/resources/organization/acme/grants/user:u", `{"role": "member"}`},
+		{"POST", "/v1/resources", `{"type": "event", "id": "e1"}`},
+		{"POST", "/v1/resources", `{"type": "collaborator", "id": "c1", "parent": "event/e1"}`},
+		{"PUT", "/v1/resources/event/e1/grants/user:u", `{"role": "member"}`},
 	} {
 		if _, err := do(step[0], step[1], step[2]); err != nil {
-			return "", "", err
+			return "", "", "", "", err
 		}
 	}
 	k, err := do("POST", "/v1/keys", `{"name": "bench", "owner": "user:u", "id": "k"}`)
 	if err != nil {
-		return "", "", err
+		return "", "", "", "", err
 	}
-	key, _ := k["token"].(string)
-	return base, key, nil
+	key, _ = k["token"].(string)
+	ev, err := do("GET", "/Events/e1/authorize", "", "Authorization", "Bearer "+key)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	event, _ = ev["token"].(string)
+	co, err := do("GET", "/Collaborators/c1/authorize", "", "Authorization", "Bearer "+key, "x-Event-Token", event)
+	if err != nil {
+		return "", "", "", "", err
+	}
+	collaborator, _ = co["token"].(string)
+	return base, key, event, collaborator, nil
 }
