@@ -93,60 +93,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Email == "" || req.Password == "" {
-		return badRequest("email and password are required.")
-	}
-	// Neither bound says anything about an account: no account could have a longer email or
-	// password (users.go refuses them).
-	account := store.NormalizeEmail(req.Email)
-	if len(account) > maxEmailLen {
-		return badRequest("email must be at most %d characters.", maxEmailLen)
-	}
-	if utf8.RuneCountInString(req.Password) > credential.MaxPasswordLen {
-		return badRequest("password must be at most %d characters.", credential.MaxPasswordLen)
-	}
-	ip := h.clientIP(r)
-	attempt, err := h.pw.throttle.Begin(throttleAccount(account), throttleAddr(h.clientAddr(r)))
+	u, err := h.CheckPassword(r, req.Email, req.Password)
 	if err != nil {
-		var ref *throttle.Refused
-		if !errors.As(err, &ref) {
-			return err
-		}
-		h.recordLogin(actionLoginThrottled, ip, h.emailTarget(account), ref.Scope+" throttled")
-		return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Message: "Too many failed sign-ins; try again later.", RetryAfter: ref.RetrySeconds()}
+		return err
 	}
-	defer attempt.Abandoned() // unless decided below
-
 	ctx := r.Context()
-	u, err := h.store.GetUserByEmail(ctx, account)
-	known := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	encoded := u.PasswordHash
-	if !known || encoded == "" {
-		encoded = h.pw.dummy
-	}
-	ok, err := h.hasher.Verify(req.Password, encoded)
-	if err != nil {
-		// ErrBusy (429) or a stored hash lanyard cannot read (500): neither is the client's
-		// failure, so neither counts against the account.
-		return err
-	}
-	if !ok || !known || u.PasswordHash == "" {
-		attempt.Failed()
-		target, detail := h.emailTarget(account), "unknown account"
-		if known {
-			target, detail = "user:"+u.ID, "wrong password"
-			if u.PasswordHash == "" {
-				detail = "no password set"
-			}
-		}
-		h.recordLogin(actionLoginFailed, ip, target, detail)
-		return errInvalidCredentials
-	}
-	attempt.Succeeded()
+	ip := h.clientIP(r)
 
 	tok, err := credential.Generate(h.prefixes.Personal)
 	if err != nil {
@@ -170,6 +122,69 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	h.writeJSON(w, http.StatusOK, loginAnswer{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(h.pw.ttl / time.Second)}, "Successfully authenticated")
 	return nil
+}
+
+// CheckPassword checks an email and a password the way a sign-in must (the login endpoint and
+// the console both use it): bounded input, login throttling per account and per client
+// address, exactly one password verification whether or not the account exists, and the
+// failure audited. It returns the user, or the error the caller answers with (401
+// invalid_credentials, 429, 400).
+func (h *Handler) CheckPassword(r *http.Request, email, password string) (store.User, error) {
+	req := loginRequest{Email: email, Password: password}
+	if req.Email == "" || req.Password == "" {
+		return store.User{}, badRequest("email and password are required.")
+	}
+	// Neither bound says anything about an account: no account could have a longer email or
+	// password (users.go refuses them).
+	account := store.NormalizeEmail(req.Email)
+	if len(account) > maxEmailLen {
+		return store.User{}, badRequest("email must be at most %d characters.", maxEmailLen)
+	}
+	if utf8.RuneCountInString(req.Password) > credential.MaxPasswordLen {
+		return store.User{}, badRequest("password must be at most %d characters.", credential.MaxPasswordLen)
+	}
+	ip := h.clientIP(r)
+	attempt, err := h.pw.throttle.Begin(throttleAccount(account), throttleAddr(h.clientAddr(r)))
+	if err != nil {
+		var ref *throttle.Refused
+		if !errors.As(err, &ref) {
+			return store.User{}, err
+		}
+		h.recordLogin(actionLoginThrottled, ip, h.emailTarget(account), ref.Scope+" throttled")
+		return store.User{}, &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Message: "Too many failed sign-ins; try again later.", RetryAfter: ref.RetrySeconds()}
+	}
+	defer attempt.Abandoned() // unless decided below
+
+	u, err := h.store.GetUserByEmail(r.Context(), account)
+	known := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, err
+	}
+	encoded := u.PasswordHash
+	if !known || encoded == "" {
+		encoded = h.pw.dummy
+	}
+	ok, err := h.hasher.Verify(req.Password, encoded)
+	if err != nil {
+		// ErrBusy (429) or a stored hash lanyard cannot read (500): neither is the client's
+		// failure, so neither counts against the account.
+		return store.User{}, err
+	}
+	if !ok || !known || u.PasswordHash == "" {
+		attempt.Failed()
+		target, detail := h.emailTarget(account), "unknown account"
+		if known {
+			target, detail = "user:"+u.ID, "wrong password"
+			if u.PasswordHash == "" {
+				detail = "no password set"
+			}
+		}
+		h.recordLogin(actionLoginFailed, ip, target, detail)
+		return store.User{}, errInvalidCredentials
+	}
+	attempt.Succeeded()
+	return u, nil
 }
 
 // rehash stores a fresh hash of the password when the stored one was made with other

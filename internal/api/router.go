@@ -138,7 +138,12 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 		st.decision = scope
 	}
 	var id *authn.Identity
-	if rt.Policy.NeedsCredential() {
+	if st != nil && st.preset != nil {
+		// ServeAs: the identity was established by the console's session, not by a credential.
+		id = st.preset
+		st.identity = id
+		scope.Identity = id
+	} else if rt.Policy.NeedsCredential() {
 		ident := &authn.Identity{}
 		if st != nil {
 			ident = &st.ident
@@ -195,6 +200,8 @@ type requestState struct {
 	maxBody int64
 	// ident is the storage of the caller's identity (identity points to it once resolved).
 	ident authn.Identity
+	// preset is the identity ServeAs serves the request as (nil: the request's credential).
+	preset *authn.Identity
 	// sw is the request's response writer, kept here so a request allocates one state.
 	sw statusWriter
 	// gw is the storage of a gateway or forward-auth decision.
@@ -270,9 +277,16 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 // ServeHTTP serves every request: it gives it a request id, recovers from panics (a 500, never
 // a dropped connection), and writes one access-log line with the principal — never a
 // credential, never the query string.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w, r, nil) }
+
+// ServeAs serves r through the same routes, policies and deciders as ServeHTTP, as the identity
+// id instead of a credential the request presents: how the console acts for the person signed
+// in, so that it shows and does exactly what the native API would for them.
+func (h *Handler) ServeAs(w http.ResponseWriter, r *http.Request, id *authn.Identity) { h.serve(w, r, id) }
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, preset *authn.Identity) {
 	start := time.Now()
-	st := &requestState{id: h.incomingRequestID(r.Header.Get("X-Request-Id"))}
+	st := &requestState{id: h.incomingRequestID(r.Header.Get("X-Request-Id")), preset: preset}
 	st.idHeader[0] = st.id
 	w.Header()["X-Request-Id"] = st.idHeader[:]
 	sw := &st.sw

@@ -245,3 +245,34 @@ func FuzzLogPath(f *testing.F) {
 		}
 	})
 }
+
+// TestServeAs: the console acts for a signed-in person through the same routes and deciders;
+// a session of an admin user carries admin power, any other session only the user's grants.
+func TestServeAs(t *testing.T) {
+	w := newWalkWorld(t)
+	do := func(id *authn.Identity, method, path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		w.h.ServeAs(rec, httptest.NewRequest(method, path, nil), id)
+		return rec
+	}
+	nobody := &authn.Identity{Type: authn.TypeSession, ID: "s1", UserID: "nobody"}
+	if rec := do(nobody, "GET", "/v1/me"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"principal":"user:nobody"`) {
+		t.Errorf("/v1/me as a session: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(nobody, "GET", "/v1/resources/organization/acme"); rec.Code != 404 {
+		t.Errorf("another tenant's resource as a session: %d", rec.Code)
+	}
+	if rec := do(nobody, "GET", "/v1/users"); rec.Code != 403 {
+		t.Errorf("the users list as a session of a non-admin: %d", rec.Code)
+	}
+	admin := &authn.Identity{Type: authn.TypeSession, ID: "s2", UserID: "ann", SessionAdmin: true}
+	if rec := do(admin, "GET", "/v1/users"); rec.Code != 200 {
+		t.Errorf("the users list as an admin's session: %d %s", rec.Code, rec.Body)
+	}
+	// Over HTTP, nothing is a session: the same request without a credential is 401.
+	rec := httptest.NewRecorder()
+	w.h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/me", nil))
+	if rec.Code != 401 {
+		t.Errorf("/v1/me over HTTP without a credential: %d", rec.Code)
+	}
+}

@@ -17,6 +17,9 @@ const (
 	TypePersonal  = "personal"
 	TypeAdmin     = "admin"
 	TypeBootstrap = "bootstrap"
+	// TypeSession is a console session: a person signed in with a password. It never
+	// authenticates the native API over HTTP; the console acts through api.Handler.ServeAs.
+	TypeSession = "session"
 )
 
 // Identity is a resolved credential: who the caller is and with what.
@@ -32,6 +35,9 @@ type Identity struct {
 	Key *store.Key
 	// Source is the kind of source the credential came from.
 	Source string
+	// SessionAdmin gives a console session of an admin user admin power (CONTRACT §11.34: it
+	// took the password, and lasts at most 12 hours).
+	SessionAdmin bool
 	// principal caches Principal() when the resolver knew it already.
 	principal string
 }
@@ -54,7 +60,7 @@ func (id *Identity) Principal() string {
 // Admin reports whether the credential carries admin power. Only admin tokens and the bootstrap
 // token do: a user's personal tokens and keys act through the user's grants alone.
 func (id *Identity) Admin() bool {
-	return id.Type == TypeAdmin || id.Type == TypeBootstrap
+	return id.Type == TypeAdmin || id.Type == TypeBootstrap || (id.Type == TypeSession && id.SessionAdmin)
 }
 
 // CredentialName is "<type>:<id>", the audit trail's name of the credential.
