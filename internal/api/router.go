@@ -282,7 +282,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.serve(w,
 // ServeAs serves r through the same routes, policies and deciders as ServeHTTP, as the identity
 // id instead of a credential the request presents: how the console acts for the person signed
 // in, so that it shows and does exactly what the native API would for them.
-func (h *Handler) ServeAs(w http.ResponseWriter, r *http.Request, id *authn.Identity) { h.serve(w, r, id) }
+func (h *Handler) ServeAs(w http.ResponseWriter, r *http.Request, id *authn.Identity) {
+	h.serve(w, r, id)
+}
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, preset *authn.Identity) {
 	start := time.Now()
