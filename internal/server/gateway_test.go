@@ -97,6 +97,20 @@ func gatewayRoutes(c *config.Config) {
 	}
 }
 
+// tokenFor turns a test table's placeholder ("mem", "obs", "out") into that caller's key; any
+// other value is a token already.
+func (w *gatewayWorld) tokenFor(name string) string {
+	switch name {
+	case "mem":
+		return w.member
+	case "obs":
+		return w.observer
+	case "out":
+		return w.out
+	}
+	return name
+}
+
 func newGatewayWorld(t *testing.T, mutate func(*config.Config)) *gatewayWorld {
 	t.Helper()
 	up := newUpstream(t)
@@ -156,16 +170,10 @@ func TestGatewayDecidesAndForwards(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
-			switch r.token {
-			case "":
-				if tt.status != 401 {
-					r.token = w.member
-				}
-			case "out":
-				r.token = w.out
-			case "obs":
-				r.token = w.observer
+			if r.token == "" && tt.status != 401 {
+				r.token = "mem"
 			}
+			r.token = w.tokenFor(r.token)
 			before := w.up.count()
 			a := in.do(r)
 			if a.status != tt.status {
@@ -413,14 +421,7 @@ func TestForwardAuth(t *testing.T) {
 			if r.method == "" {
 				r.method = "GET"
 			}
-			switch r.token {
-			case "mem":
-				r.token = w.member
-			case "out":
-				r.token = w.out
-			case "obs":
-				r.token = w.observer
-			}
+			r.token = w.tokenFor(r.token)
 			before := w.up.count()
 			a := in.do(r)
 			if a.status != tt.status {

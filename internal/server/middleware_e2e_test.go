@@ -6,31 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/middleware"
 )
-
-// mwClock is the middleware cache's clock.
-type mwClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *mwClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *mwClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // guardedService is a Go service whose routes are wrapped with the public middleware, asking
 // the lanyard at base: /orgs/{id}/... acts on organization/{id}, /projects/{id}/... on
@@ -91,7 +72,7 @@ func callService(t *testing.T, base, method, path, token string, header map[stri
 // cache's lifetime, and fails closed when lanyard is gone.
 func TestMiddlewareAgainstLanyard(t *testing.T) {
 	w := newGatewayWorld(t, func(c *config.Config) { c.Gateway.Upstream = "" })
-	clk := &mwClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	svc := guardedService(t, middleware.Remote(w.in.base, middleware.RemoteOptions{Now: clk.Now}), "127.0.0.1")
 	fenced := w.in.must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap,
 		body: `{"name": "n", "owner": "user:mem", "allowed_cidrs": ["198.51.100.0/24"]}`}).json(t)["token"].(string)

@@ -328,14 +328,7 @@ func TestNginxForwardAuth(t *testing.T) {
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.r
-			switch r.token {
-			case "mem":
-				r.token = w.member
-			case "obs":
-				r.token = w.observer
-			case "out":
-				r.token = w.out
-			}
+			r.token = w.tokenFor(r.token)
 			before := w.up.count()
 			a := ng.do(r, "")
 			if a.status != tt.status {
