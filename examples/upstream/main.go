@@ -20,7 +20,7 @@ import (
 )
 
 // credentialHeaders are the headers the example configs read credentials from.
-var credentialHeaders = []string{"Authorization", "X-Bbk-Auth-Token"}
+var credentialHeaders = []string{"Authorization", "X-Bbk-Auth-Token", "X-Event-Token", "X-Collaborator-Token", "X-Area-Token"}
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "address to listen on")

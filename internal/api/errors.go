@@ -83,7 +83,10 @@ func asError(err error) *Error {
 		return badRequest("%s.", upperFirst(mal.Reason))
 	case errors.As(err, &ref):
 		msg := "The credential is not valid."
-		if ref.Reason == authn.ReasonExpired {
+		switch {
+		case ref.Public != "":
+			msg = ref.Public
+		case ref.Reason == authn.ReasonExpired:
 			msg = "The credential has expired."
 		}
 		return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: msg}

@@ -201,7 +201,7 @@ func (h *Handler) exchangeToken(w http.ResponseWriter, r *http.Request) error {
 	case err == nil:
 	case errors.Is(err, authz.ErrHidden), errors.Is(err, authz.ErrForbidden) && !errors.Is(err, exchange.ErrWrongFor):
 		return &oauthError{"invalid_target", "The subject may not read " + resource + "."}
-	case errors.Is(err, exchange.ErrMissing):
+	case exchange.IsMissing(err):
 		return &oauthError{"invalid_request", "actor_token is required: the " + x.Requires + " token the " + typ + " token is obtained with."}
 	case errors.Is(err, exchange.ErrWrongFor), isRefused(err):
 		return &oauthError{"invalid_request", "actor_token is not a valid " + x.Requires + " token of this subject for " + resource + "'s parent."}

@@ -79,6 +79,9 @@ type RefusedError struct {
 	Reason string
 	// Detail is a short, non-secret explanation for logs and the audit trail.
 	Detail string
+	// Public, when set, is the sentence the client is told instead of the generic one (it
+	// names what the request lacks, never what a credential is).
+	Public string
 }
 
 func (e *RefusedError) Error() string { return "credential refused: " + e.Detail }

@@ -56,11 +56,17 @@ type Store interface {
 // Refusals of scoped tokens.
 var (
 	ErrMissing  = &authn.RefusedError{Reason: authn.ReasonInvalid, Detail: "a scoped token this request needs is missing"}
-	ErrInvalid  = &authn.RefusedError{Reason: authn.ReasonInvalid, Detail: "the scoped token is not valid"}
-	ErrExpired  = &authn.RefusedError{Reason: authn.ReasonExpired, Detail: "the scoped token has expired"}
+	ErrInvalid  = &authn.RefusedError{Reason: authn.ReasonInvalid, Detail: "the scoped token is not valid", Public: "A scoped token of the request is not valid."}
+	ErrExpired  = &authn.RefusedError{Reason: authn.ReasonExpired, Detail: "the scoped token has expired", Public: "A scoped token of the request has expired."}
 	ErrWrongFor = &authz.Forbidden{Reason: "The scoped token is for another resource, another type or another credential."}
 	ErrNoType   = errors.New("exchange: not an exchangeable type")
 )
+
+// IsMissing reports whether err is the refusal of a request that lacks a scoped token.
+func IsMissing(err error) bool {
+	var ref *authn.RefusedError
+	return errors.As(err, &ref) && ref.Detail == ErrMissing.Detail
+}
 
 // Service issues, checks and revokes scoped tokens.
 type Service struct {
@@ -153,7 +159,8 @@ func (s *Service) presented(ctx context.Context, id *authn.Identity, h http.Head
 	}
 	v := h.Get(x.Header)
 	if v == "" {
-		return store.ScopedToken{}, ErrMissing
+		return store.ScopedToken{}, &authn.RefusedError{Reason: ErrMissing.Reason, Detail: ErrMissing.Detail,
+			Public: "This request needs the " + typ + " token in " + x.Header + "."}
 	}
 	return s.resolve(ctx, id, v, typ)
 }

@@ -75,9 +75,14 @@ func TestPresetLayeredTokens(t *testing.T) {
 	w := newLayeredWorld(t)
 	in, up := w.in, w.up
 
-	// Step 1: the API key alone reaches only the authorize endpoints.
+	// Step 1: the API key alone reaches only the authorize endpoints; the refusal says what is
+	// missing.
 	before := up.count()
-	refused(t, up, before, in.do(req{method: "GET", path: "/Events/e1/sessions", token: w.key}), 401, "invalid_token")
+	a0 := in.do(req{method: "GET", path: "/Events/e1/sessions", token: w.key})
+	refused(t, up, before, a0, 401, "invalid_token")
+	if !strings.Contains(string(a0.body), "This request needs the event token in x-Event-Token.") {
+		t.Errorf("a missing scoped token's refusal: %s", a0.body)
+	}
 
 	// Step 2: the key for an event token.
 	a := w.authorize(t, "/Events/e1/authorize", w.key, nil)
