@@ -3,9 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -18,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/store/postgres/pgtest"
 	"github.com/lanyardhq/lanyard/internal/store/storetest"
 	"github.com/lanyardhq/lanyard/internal/testenv"
 )
@@ -42,7 +41,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.url != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := dropDatabase(ctx, shared.url); err != nil {
+		if err := pgtest.DropDatabase(ctx, shared.url); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
@@ -56,13 +55,13 @@ func TestMain(m *testing.M) {
 func freshSchema(t *testing.T) string {
 	t.Helper()
 	admin := testenv.Postgres(t)
-	shared.once.Do(func() { shared.url, shared.err = createDatabase(admin) })
+	shared.once.Do(func() { shared.url, shared.err = pgtest.CreateDatabase(admin) })
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	name := "s_" + randomName()
-	adminExec(t, shared.url, "CREATE SCHEMA "+name)
-	t.Cleanup(func() { adminExec(t, shared.url, "DROP SCHEMA "+name+" CASCADE") })
+	name := "s_" + pgtest.RandomName()
+	pgtest.Exec(t, shared.url, "CREATE SCHEMA "+name)
+	t.Cleanup(func() { pgtest.Exec(t, shared.url, "DROP SCHEMA "+name+" CASCADE") })
 	u, _ := url.Parse(shared.url)
 	q := u.Query()
 	q.Set("search_path", name)
@@ -71,84 +70,7 @@ func freshSchema(t *testing.T) string {
 }
 
 // freshDB creates an empty database and returns its URL; it is dropped when t ends.
-func freshDB(t *testing.T) string {
-	t.Helper()
-	dsn, err := createDatabase(testenv.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// t.Context() has ended by now.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := dropDatabase(ctx, dsn); err != nil {
-			t.Error(err)
-		}
-	})
-	return dsn
-}
-
-func randomName() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-// createDatabase makes a database with a new name on the server of admin, a postgres:// URL,
-// and returns its URL.
-func createDatabase(admin string) (string, error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", fmt.Errorf("%s must be a postgres:// URL", testenv.PostgresEnv)
-	}
-	name := "lanyard_test_" + randomName()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", fmt.Errorf("connecting to %s: %w", testenv.PostgresEnv, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", err
-	}
-	u.Path = "/" + name
-	return u.String(), nil
-}
-
-// dropDatabase drops the database dsn names, from the server's maintenance database.
-func dropDatabase(ctx context.Context, dsn string) error {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return err
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/postgres"
-	conn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("dropping database %s: %w", name, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("dropping database %s: %w", name, err)
-	}
-	return nil
-}
-
-// adminExec runs one statement on the database url names.
-func adminExec(t *testing.T, url, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connecting to %s: %v", testenv.PostgresEnv, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
+func freshDB(t *testing.T) string { return pgtest.Database(t) }
 
 // open opens the store at url, closed when t ends.
 func open(t *testing.T, url string) *DB {
@@ -281,7 +203,7 @@ func TestMigrationsRace(t *testing.T) {
 func TestNewerSchema(t *testing.T) {
 	url := freshSchema(t)
 	open(t, url).Close()
-	adminExec(t, url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', now())")
+	pgtest.Exec(t, url, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', now())")
 	_, err := Open(t.Context(), url)
 	if err == nil || !strings.Contains(err.Error(), "newer than this build") {
 		t.Fatalf("Open of a newer schema: %v", err)
@@ -298,10 +220,10 @@ func TestDroppedConnections(t *testing.T) {
 	if err := s.CreateUser(ctx, u, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
-	name := dbName(t, dsn)
+	name := pgtest.Name(t, dsn)
 	kill := func() {
 		t.Helper()
-		adminExec(t, testenv.Postgres(t), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()")
+		pgtest.Exec(t, testenv.Postgres(t), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"' AND pid <> pg_backend_pid()")
 	}
 	for i := range 3 {
 		kill()
@@ -329,11 +251,11 @@ func TestUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	name := dbName(t, dsn)
+	name := pgtest.Name(t, dsn)
 	// The database goes away: connections to it are dropped and new ones refused.
-	adminExec(t, testenv.Postgres(t), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false")
-	adminExec(t, testenv.Postgres(t), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"'")
-	t.Cleanup(func() { adminExec(t, testenv.Postgres(t), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true") })
+	pgtest.Exec(t, testenv.Postgres(t), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS false")
+	pgtest.Exec(t, testenv.Postgres(t), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '"+name+"'")
+	t.Cleanup(func() { pgtest.Exec(t, testenv.Postgres(t), "ALTER DATABASE "+name+" ALLOW_CONNECTIONS true") })
 	start := time.Now()
 	if err := s.Ping(t.Context()); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Ping = %v, want ErrUnavailable", err)
@@ -379,16 +301,6 @@ func TestUnstorableText(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Detail != "x\uFFFDy\uFFFD" {
 		t.Errorf("events = %+v, %v; want the detail with U+FFFD", evs, err)
 	}
-}
-
-// dbName is the name of the database dsn names.
-func dbName(t *testing.T, dsn string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimPrefix(u.Path, "/")
 }
 
 // TestGuardsSerialize: two changes whose guards read the same state, each deciding that its
