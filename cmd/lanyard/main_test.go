@@ -61,8 +61,16 @@ func TestVersionNeedsNoServer(t *testing.T) {
 }
 
 // serve starts `lanyard serve` as a user would (flags, env, a config file) and returns its
-// address once it listens.
+// address once it listens; it is stopped when t ends.
 func serve(t *testing.T, vars map[string]string, args ...string) (addr string, stderr *lockedBuffer) {
+	t.Helper()
+	addr, stderr, _ = startServe(t, vars, args...)
+	return addr, stderr
+}
+
+// startServe is serve that also returns a function that stops the server and waits for it to
+// exit (at the latest when t ends), failing t unless it exits 0.
+func startServe(t *testing.T, vars map[string]string, args ...string) (addr string, stderr *lockedBuffer, stop func()) {
 	t.Helper()
 	stderr = &lockedBuffer{wrote: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,22 +81,27 @@ func serve(t *testing.T, vars map[string]string, args ...string) (addr string, s
 			getenv: func(k string) string { return vars[k] },
 		})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d: %s", code, stderr.String())
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("serve exited %d: %s", code, stderr.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	re := regexp.MustCompile(`lanyard is serving.*addr=(127\.0\.0\.1:\d+)`)
 	timeout := time.NewTimer(10 * time.Second)
 	defer timeout.Stop()
 	for {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			return m[1], stderr
+			return m[1], stderr, stop
 		}
 		select {
 		case <-stderr.wrote: // look again at what serve wrote
 		case code := <-done:
+			once.Do(func() {}) // it has stopped already
 			t.Fatalf("serve exited %d before listening: %s", code, stderr.String())
 		case <-timeout.C:
 			t.Fatalf("serve did not start: %s", stderr.String())
@@ -171,7 +184,6 @@ func TestServeRefusesWhatItCannotDoYet(t *testing.T) {
 		args []string
 		says string
 	}{
-		{[]string{"--store", "postgres://db.example/lanyard"}, "not supported yet"},
 		{[]string{"--redis", "redis://127.0.0.1:6379/0"}, "not supported yet"},
 		// An upstream with no routes would be an open proxy: refused, never a default.
 		{[]string{"--upstream", "http://127.0.0.1:9"}, "gateway.routes"},

@@ -34,6 +34,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/exchange"
 	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
+	"github.com/lanyardhq/lanyard/internal/store/postgres"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 	"github.com/lanyardhq/lanyard/internal/throttle"
 )
@@ -123,7 +124,9 @@ func checkBootstrapShape(getenv func(string) string, p authn.Prefixes) error {
 	return nil
 }
 
-// OpenStore opens the store the config names. Only the embedded SQLite store exists so far.
+// OpenStore opens the store the config names, applying its pending migrations: the embedded
+// SQLite store in --data by default (or sqlite:DIR), PostgreSQL for a postgres:// or
+// postgresql:// URL.
 func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	url := cfg.Server.Store
 	switch {
@@ -134,7 +137,14 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, dir)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, errors.New("--store postgres://… is not supported yet: this build keeps everything in the embedded SQLite store")
+		st, err := postgres.Open(ctx, url)
+		if err != nil {
+			// pgx's messages name the user and database, never the password; the URL is
+			// redacted all the same.
+			u, _, _ := strings.Cut(url, "?") // a password may be a query parameter too
+			return nil, fmt.Errorf("--store %s: %w", redactURL(u), err)
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("--store: unsupported store URL scheme in %q", redactURL(url))
 }

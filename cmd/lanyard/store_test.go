@@ -1,0 +1,73 @@
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lanyardhq/lanyard/internal/store/postgres/pgtest"
+	"github.com/lanyardhq/lanyard/internal/store/sqlite"
+)
+
+// TestServeOnPostgres: --store postgres://… (or LANYARD_STORE) serves from PostgreSQL: /readyz
+// answers, what one start stores the next one finds, and the bootstrap token is made once.
+func TestServeOnPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	const boot = "pg-test-bootstrap-token-0123456789abcdef"
+	data := t.TempDir()
+	for i, args := range [][]string{{"--store", dsn}, nil} {
+		vars := map[string]string{"LANYARD_BOOTSTRAP_TOKEN": boot, "LANYARD_DATA": data, "LANYARD_STORE": dsn}
+		if args != nil {
+			delete(vars, "LANYARD_STORE")
+		}
+		addr, _, stop := startServe(t, vars, append(args, "--addr", "127.0.0.1:0", "--config", cheapConfig(t))...)
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("start %d: /readyz = %d", i, res.StatusCode)
+		}
+		api := map[string]string{"LANYARD_ADDR": addr, "LANYARD_TOKEN": boot}
+		if i == 0 {
+			if code, _, errs := cli(t, api, "", "users", "create", "--email", "ann@example.com", "--id", "ann"); code != 0 {
+				t.Fatalf("users create: %s", errs)
+			}
+		} else if code, out, errs := cli(t, api, "", "users", "get", "ann"); code != 0 || !strings.Contains(out, "ann@example.com") {
+			t.Fatalf("the second start does not find what the first stored: %d %q %s", code, out, errs)
+		}
+		stop()
+	}
+	if _, err := os.Stat(filepath.Join(data, sqlite.FileName)); !os.IsNotExist(err) {
+		t.Errorf("serve on PostgreSQL made a SQLite store in --data (%v)", err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var n int
+	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM secrets WHERE kind = 'bootstrap'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d bootstrap tokens in PostgreSQL (%v), want 1", n, err)
+	}
+}
+
+// TestServeStoreUnreachable: a PostgreSQL that does not answer stops serve with exit 1 and a
+// message that names the store without its password.
+func TestServeStoreUnreachable(t *testing.T) {
+	const pw = "hunter2-not-to-be-printed"
+	for _, url := range []string{
+		"postgres://lanyard:" + pw + "@127.0.0.1:1/lanyard?connect_timeout=2",
+		"postgres://127.0.0.1:1/lanyard?password=" + pw + "&connect_timeout=2",
+	} {
+		code, out, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", "serve", "--addr", "127.0.0.1:0", "--store", url)
+		if code != 1 || !strings.Contains(errs, "--store") || strings.Contains(errs+out, pw) {
+			t.Errorf("serve with an unreachable store: %d %q %q", code, out, errs)
+		}
+	}
+}
