@@ -71,3 +71,50 @@ func TestServeStoreUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrate: migrate applies the migrations of the store serve would open, and exits.
+func TestMigrate(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		code, out, errs := cli(t, map[string]string{"LANYARD_DATA": dir}, "", "migrate")
+		if code != 0 || out != "" || !strings.Contains(errs, "up to date") {
+			t.Fatalf("migrate: %d %q %q", code, out, errs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, sqlite.FileName)); err != nil {
+			t.Fatal(err)
+		}
+		// A second run finds nothing to do.
+		if code, _, errs := cli(t, map[string]string{"LANYARD_DATA": dir}, "", "migrate"); code != 0 {
+			t.Fatalf("second migrate: %d %q", code, errs)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.Database(t)
+		for range 2 {
+			code, out, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", "migrate", "--store", dsn)
+			if code != 0 || out != "" || !strings.Contains(errs, "up to date (version ") {
+				t.Fatalf("migrate: %d %q %q", code, out, errs)
+			}
+		}
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(t.Context())
+		var n int
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM users").Scan(&n); err != nil || n != 0 {
+			t.Errorf("after migrate: %d users, %v; want an empty users table", n, err)
+		}
+	})
+	t.Run("newer schema", func(t *testing.T) {
+		dsn := pgtest.Database(t)
+		if code, _, errs := cli(t, nil, "", "migrate", "--store", dsn); code != 0 {
+			t.Fatal(errs)
+		}
+		pgtest.Exec(t, dsn, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, '9999_future.sql', now())")
+		code, _, errs := cli(t, nil, "", "migrate", "--store", dsn)
+		if code != 1 || !strings.Contains(errs, "upgrade lanyard") {
+			t.Fatalf("migrate of a newer schema: %d %q", code, errs)
+		}
+	})
+}
