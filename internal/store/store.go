@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -203,6 +204,54 @@ type Store interface {
 	// assigns IDs in write order, fixed-width so that byte order is write order. The page
 	// position is the (At, ID) of the last event seen.
 	ListEvents(ctx context.Context, f EventFilter, page Page) ([]Event, error)
+
+	// Export calls fn with every record of the store, read from one snapshot, in the order
+	// Import writes them in: meta by name, users, resources (parents before children, then by
+	// (CreatedAt, ID, Type)), keys, secrets by (CreatedAt, ID, Hash), revoked hashes by (At,
+	// Hash), scoped tokens by (CreatedAt, ID), grants by (Resource, Principal), events in write
+	// order. Lists are ordered as ListUsers and the others order them. An error from fn stops
+	// Export and is returned unchanged. It holds what the store holds: hashes of secrets, never
+	// a secret, and the instance key.
+	Export(ctx context.Context, fn func(Record) error) error
+	// Import writes records as they are (ids, times, hashes, event IDs and ancestries) into a
+	// store that holds no user, resource, key, secret, revoked hash, scoped token, grant or
+	// event (else ErrConflict), in one transaction: an error, from records or from the store,
+	// leaves the store as it was.
+	// Meta records replace what the store has (its instance key included). An event appended
+	// afterwards gets an ID greater than every imported one. records is read once.
+	Import(ctx context.Context, records iter.Seq2[Record, error]) error
+}
+
+// Record is one record of a whole store, as Export reads it and Import writes it: exactly one
+// of its pointers is set.
+type Record struct {
+	Meta     *Meta
+	User     *User
+	Resource *Resource
+	Key      *Key
+	Secret   *Secret
+	// Revoked is the hash of a secret deleted while it still worked (Resolve: ErrRevoked).
+	Revoked *RevokedHash
+	Scoped  *ScopedToken
+	Grant   *Grant
+	Event   *Event
+	// Ancestry is, with Event, the resources the event is found under (ListEvents'
+	// EventFilter.Resource): its resource and that resource's ancestors when it was written,
+	// root first. Empty for an event without a resource.
+	Ancestry []string
+}
+
+// Meta is a setting the store keeps about itself (the instance key; whether it was ever
+// bootstrapped).
+type Meta struct {
+	Name  string
+	Value string
+}
+
+// RevokedHash is the hash of a secret deleted while it still worked, and when.
+type RevokedHash struct {
+	Hash Hash
+	At   time.Time
 }
 
 // Hash is the SHA-256 of a secret, as credential.Hash computes it. Only hashes are stored. It is

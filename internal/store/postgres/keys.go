@@ -458,7 +458,7 @@ func (db *DB) TouchKeys(ctx context.Context, used map[string]time.Time) error {
 	}
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	return db.inTx(ctx, "touch keys", pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, maxAttempts, func(tx *txn) error {
+	return db.inTx(ctx, "touch keys", pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, changeRetries, func(tx *txn) error {
 		_, err := tx.Exec(ctx, `WITH u AS (SELECT id COLLATE "C" AS id, at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)),
 			locked AS (SELECT k.id FROM keys k JOIN u ON k.id = u.id ORDER BY k.id FOR UPDATE OF k)
 			UPDATE keys k SET last_used_at = greatest(coalesce(k.last_used_at, u.at), u.at)

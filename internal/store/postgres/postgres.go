@@ -230,7 +230,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	var applied []int
-	err = db.inTx(ctx, "migrate", pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, 0, func(tx *txn) error {
+	err = db.inTx(ctx, "migrate", pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, retries{attempts: 1, reconnects: maxReconnects}, func(tx *txn) error {
 		applied = applied[:0]
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock); err != nil {
 			return wrap("migrate: taking the migration lock", err)
@@ -344,8 +344,19 @@ type txn struct {
 func (db *DB) write(ctx context.Context, op string, fn func(tx *txn) error) error {
 	ctx, cancel := db.bound(ctx)
 	defer cancel()
-	return db.inTx(ctx, op, pgx.TxOptions{IsoLevel: pgx.Serializable}, maxAttempts, fn)
+	return db.inTx(ctx, op, pgx.TxOptions{IsoLevel: pgx.Serializable}, changeRetries, fn)
 }
+
+// retries says how often inTx runs a transaction again: after a serialization failure or a
+// deadlock (up to attempts runs in all), after a lost connection (up to reconnects times).
+type retries struct{ attempts, reconnects int }
+
+var (
+	// changeRetries are a change's.
+	changeRetries = retries{attempts: maxAttempts, reconnects: maxReconnects}
+	// noRetries run a transaction once: its fn cannot run twice (Import reads its records once).
+	noRetries = retries{attempts: 1}
+)
 
 // stage is where an attempt failed.
 type stage int
@@ -356,8 +367,8 @@ const (
 	inCommit
 )
 
-// inTx runs fn in a transaction with opts, up to attempts times (at least once).
-func (db *DB) inTx(ctx context.Context, op string, opts pgx.TxOptions, attempts int, fn func(tx *txn) error) error {
+// inTx runs fn in a transaction with opts, again as r allows.
+func (db *DB) inTx(ctx context.Context, op string, opts pgx.TxOptions, r retries, fn func(tx *txn) error) error {
 	reconnects := 0
 	for attempt := 1; ; attempt++ {
 		st, err := db.attempt(ctx, opts, fn)
@@ -368,11 +379,11 @@ func (db *DB) inTx(ctx context.Context, op string, opts pgx.TxOptions, attempts 
 		switch {
 		case ctx.Err() != nil:
 		case isSerialization(err):
-			retry = attempt < attempts
+			retry = attempt < r.attempts
 		case st != inCommit && isConnLost(err):
 			// The server rolls back a transaction whose connection went away before COMMIT.
 			reconnects++
-			retry = reconnects <= maxReconnects && attempt < max(attempts, maxReconnects+1)
+			retry = reconnects <= r.reconnects
 			if retry {
 				// A connection lost is seldom the only one (a restart, a failover, the
 				// network): start the pool afresh rather than try its other connections one

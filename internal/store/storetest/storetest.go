@@ -93,6 +93,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ScopedTokens", testScopedTokens},
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
+		{"ExportImport", testExportImport},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
