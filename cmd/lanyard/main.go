@@ -1,7 +1,7 @@
 // Command lanyard gives an HTTP API the credentials its customers expect: API keys, key+secret
 // pairs, personal access tokens and admin tokens, with an audit trail. `lanyard serve` runs the
 // service; the other subcommands talk to a running server's API (LANYARD_ADDR, LANYARD_TOKEN)
-// or, like `lanyard bootstrap reset` and `lanyard migrate`, to its store directly.
+// or, like `lanyard bootstrap reset`, `migrate`, `export` and `import`, to its store directly.
 //
 // This package only wires: flags to config, config to internal/server.
 package main
@@ -71,6 +71,8 @@ func newRoot(e env) *cobra.Command {
 		newVersionCmd(e),
 		newBootstrapCmd(e),
 		newMigrateCmd(e),
+		newExportCmd(e),
+		newImportCmd(e),
 		newKeysCmd(e),
 		newUsersCmd(e),
 	)
