@@ -1,32 +1,36 @@
-// Package postgres is lanyard's shared store: a store.Store kept in a PostgreSQL database (or a
-// Postgres-wire engine) that several lanyard nodes use at once, through github.com/jackc/pgx/v5
-// and its pool. Open takes a postgres:// URL as pgx reads it (pool_max_conns and the other
-// pool_* parameters included; search_path selects a schema other than the default).
+// Package postgres is lanyard's shared store: a store.Store kept in a PostgreSQL database that
+// several lanyard nodes use at once, through github.com/jackc/pgx/v5 and its pool (statements
+// are prepared once per connection and cached). Open takes a postgres:// URL as pgx reads it:
+// pool_max_conns and the other pool_* parameters set the pool, connect_timeout (default 5 s)
+// bounds a connection attempt, search_path selects a schema other than the default (it must
+// exist).
 //
-// Every session lanyard opens sets synchronous_commit = on, whatever the server, database or
-// role says, and Open refuses a connection on which it is not in effect: a change lanyard has
-// acknowledged is flushed to disk (and to the synchronous standbys, when there are any) before
-// its answer, so it survives a power cut and not only a crash of lanyard (CONTRACT §11.43, §11.54).
+// Every session lanyard opens sets synchronous_commit = on in its startup packet, whatever the
+// server, database or role says, and the pool refuses a connection on which it is not in effect:
+// a change lanyard has acknowledged is flushed to disk (and to the synchronous standbys, when
+// there are any) before its answer, so it survives a power cut and not only a crash of lanyard
+// (CONTRACT §11.43, §11.54).
 //
 // Every change is one SERIALIZABLE transaction: a change's guard (store.Guard) reads the
-// resource tree and the grants inside it, and PostgreSQL aborts the change rather than let it
-// commit on what another change altered meanwhile. An aborted attempt (a serialization failure,
-// SQLSTATE 40001, or a deadlock, 40P01) is run again from the start, guard and callbacks
-// included, after a short randomised wait, so it is applied whole or not at all; so is an
-// attempt whose connection dropped before its COMMIT was sent (the server rolled it back). A
-// connection lost while COMMIT was in flight leaves the outcome unknown: that is never retried,
-// and the caller gets store.ErrUnavailable. Only TouchKeys (bookkeeping that decides nothing)
-// runs at READ COMMITTED. Reads are single statements on the pool. Each call has a deadline
-// (10 s unless the caller's context ends sooner); a database that does not answer within it is
-// store.ErrUnavailable.
+// resource tree, the grants and the keys inside it, and PostgreSQL aborts the change rather than
+// let it commit on what another change altered meanwhile. An aborted attempt (a serialization
+// failure, SQLSTATE 40001, or a deadlock, 40P01) is run again from the start, guard and
+// callbacks included, after a short randomised wait, up to 25 times; so is an attempt whose
+// connection dropped before its COMMIT was sent (the server rolled it back), twice at most, on a
+// pool started afresh. A change is thus applied whole or not at all. A connection lost while
+// COMMIT was in flight leaves the outcome unknown: that is never retried, and the caller gets
+// store.ErrUnavailable. TouchKeys (bookkeeping that decides nothing) runs at READ COMMITTED.
+// Reads are single statements on the pool, run once more on a new connection when theirs was
+// lost. Each call has a deadline (10 s unless the caller's context ends sooner); a database that
+// does not answer within it, cannot be reached, or refuses connections is store.ErrUnavailable.
 //
 // The schema is built from numbered SQL files embedded from migrations/, applied at Open in one
-// transaction that first takes a transaction-scoped advisory lock, and recorded in
-// schema_migrations: nodes that start at once queue on the lock, and the first applies what is
-// missing while the others then find nothing to do. A database written by a newer lanyard (a
+// READ COMMITTED transaction that first takes a transaction-scoped advisory lock, and recorded
+// in schema_migrations: nodes that start at once queue on the lock, the first applies what is
+// missing, and the others then find nothing to do. A database written by a newer lanyard (a
 // schema version this build does not know) is refused. Open also makes the instance key
 // (store.Store.InstanceKey), 32 bytes from crypto/rand kept in hex in the meta table, the first
-// time it opens a database.
+// time it opens a database. Open fails when the database cannot be reached.
 //
 // Representation follows the SQLite store: times are timestamptz truncated to the second and
 // come back in UTC; secret hashes are 32-byte bytea; Key.Metadata, AllowedCIDRs and Credits
