@@ -36,7 +36,9 @@
 // come back in UTC; secret hashes are 32-byte bytea; Key.Metadata, AllowedCIDRs and Credits
 // are json, NULL when nil or empty; identifiers are COLLATE "C", so lists come in byte order on
 // any database. Each event stores its ancestry and one row of event_resources per ref of it,
-// so a query by resource reads that resource's rows only. PostgreSQL's text holds neither NUL
+// so a query by resource reads that resource's rows only. Deleting a secret records its hash in
+// revoked (a trigger, as in the SQLite store), so that Resolve tells a revoked secret
+// (store.ErrRevoked) from an unknown one. PostgreSQL's text holds neither NUL
 // nor invalid UTF-8: a change that would store such a string is store.ErrInvalid, a lookup by
 // one finds nothing, and in audit events such characters are written as U+FFFD.
 package postgres
