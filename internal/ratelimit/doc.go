@@ -79,6 +79,52 @@
 // live entries a decision that needs a new one fails with ErrFull (the caller answers 503)
 // rather than forget a live count.
 //
+// # Redis
+//
+// Redis shares the windows and balances between every node using one Redis, in two modes
+// (rate_limit.mode).
+//
+// exact, the default, runs one Lua script per decision (EVALSHA, and EVAL when Redis has lost
+// its scripts): it reads every window's counter and the balance, decides, and spends, with no
+// other command in between, so counts are exact across any number of nodes. A window's counter
+// is one key per bucket, length and window index, expiring by itself shortly after the window
+// ends; a balance is one hash, expiring after CreditsTTL unused. A decision costs one round
+// trip. Windows are placed by the deciding node's clock, so nodes need clocks that agree to well
+// under a second (NTP).
+//
+// fast decides from this node's own state, with no Redis call on the request path. For each
+// window a node knows the count Redis held at its last sync, what it spent since, and its share:
+// ⌈(limit − count) / nodes⌉ (⌈limit / nodes⌉ before its first sync), the most it may spend
+// until the next. Every SyncEvery (100 ms) it pushes what it spent (INCRBY) and reads back the
+// total, which sets the next share. A node's view misses only what the others spent since their
+// last push before its own sync, at most two shares each while every node syncs on time, so a
+// window accepts at most
+//
+//	limit + 2·(nodes − 1)·⌈limit / nodes⌉   (less than 3 × limit)
+//
+// in the worst case, every node bursting its whole share between two syncs; steady traffic
+// overshoots far less (TestFastOvershoot measures it). A node that cannot sync stops at its
+// share: a slow Redis makes fast mode refuse early, never overshoot more. Credits are shared the
+// same way, a share of the balance per node per sync, with the same bound; a balance never goes
+// below 0 in Redis, so an overshoot is credit given away, never a debt. Remaining is this node's
+// view as of its last sync. Deployments that bill by credits want exact.
+//
+// When a Redis call fails (within Timeout, 500 ms: a refused connection, a timeout, an error
+// reply), Redis is marked unreachable, the failure counted (Stats) and logged once, and every
+// decision follows rate_limit.redis_down without trying Redis again:
+//
+//   - closed (the default): the decision is an *UnavailableError, matching ErrUnavailable,
+//     whose RetryAfter goes with the 503; never an allowance and never a 429.
+//   - local: each node enforces its share alone, every limit and balance divided by the node
+//     count (at least 1), exactly on this node; what it spends is pushed to Redis once Redis
+//     answers again, so no credit is spent twice because of an outage.
+//   - open: allowed, with no windows and no credits in the Decision.
+//
+// A probe pings Redis every ProbeEvery (1 s), and at once after a failed call (which may have
+// been a blip); its first success, or its first failure, switches the limiter and is logged, so Healthy (for /readyz) answers at once and recovery takes a
+// couple of seconds after Redis answers again, without a new Limiter. Decisions marked
+// Degraded were made by redis_down local or open.
+//
 // Nothing here parses client input, so there is no fuzz target: callers hand in ids they have
 // already parsed and windows from the validated config.
 package ratelimit

@@ -61,6 +61,22 @@ func backends() []backend {
 				return m
 			}
 		}},
+		{"redis-exact", true, func(t *testing.T) opener {
+			url, prefix := testRedis(t)
+			return func(now func() time.Time) Limiter {
+				return newTestRedis(t, url, RedisConfig{Now: now, Prefix: prefix})
+			}
+		}},
+		// Fast mode with one node decides exactly from its local share: the whole limit.
+		{"redis-fast", false, func(t *testing.T) opener {
+			url, prefix := testRedis(t)
+			var once sync.Once
+			var r *Redis
+			return func(now func() time.Time) Limiter {
+				once.Do(func() { r = newTestRedis(t, url, RedisConfig{Now: now, Prefix: prefix, Mode: ModeFast}) })
+				return r
+			}
+		}},
 	}
 }
 
