@@ -16,7 +16,7 @@ import (
 
 // testRedis returns the URL of the tests' Redis and a key prefix of this test's own, whose keys
 // are deleted when the test ends: the Redis may be shared with other tests and other people.
-func testRedis(t *testing.T) (url, prefix string) {
+func testRedis(t testing.TB) (url, prefix string) {
 	t.Helper()
 	url = testenv.Redis(t)
 	var b [8]byte
@@ -44,7 +44,7 @@ func testRedis(t *testing.T) (url, prefix string) {
 }
 
 // redisClient is a plain client of url, closed when the test ends.
-func redisClient(t *testing.T, url string) *redis.Client {
+func redisClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
@@ -56,7 +56,7 @@ func redisClient(t *testing.T, url string) *redis.Client {
 }
 
 // newTestRedis opens a Redis limiter on url, closed when the test ends.
-func newTestRedis(t *testing.T, url string, cfg RedisConfig) *Redis {
+func newTestRedis(t testing.TB, url string, cfg RedisConfig) *Redis {
 	t.Helper()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
