@@ -95,16 +95,17 @@
 // fast decides from this node's own state, with no Redis call on the request path. For each
 // window a node knows the count Redis held at its last sync, what it spent since, and its share:
 // ⌈(limit − count) / nodes⌉ (⌈limit / nodes⌉ before its first sync), the most it may spend
-// until the next. Every SyncEvery (100 ms) it pushes what it spent (INCRBY) and reads back the
-// total, which sets the next share. A node's view misses only what the others spent since their
-// last push before its own sync, at most two shares each while every node syncs on time, so a
-// window accepts at most
+// until the next (or one request, when a single request costs more). Every SyncEvery (100 ms)
+// it pushes what it spent (INCRBY) and reads back the total, which sets the next share. A
+// node's view misses only what the others spent since their last push before its own sync, at
+// most two shares each while every node syncs on time, so a window accepts at most
 //
-//	limit + 2·(nodes − 1)·⌈limit / nodes⌉   (less than 3 × limit)
+//	limit + 2·(nodes − 1)·⌈limit / nodes⌉   (less than 3 × limit; for costs of 1)
 //
 // in the worst case, every node bursting its whole share between two syncs; steady traffic
 // overshoots far less (TestFastOvershoot measures it). A node that cannot sync stops at its
-// share: a slow Redis makes fast mode refuse early, never overshoot more. Credits are shared the
+// share: a slow Redis makes fast mode refuse early, never overshoot more. A request refused by
+// the share alone, with the limit not reached as far as the node knows, gets Retry-After 1. Credits are shared the
 // same way, a share of the balance per node per sync, with the same bound; a balance never goes
 // below 0 in Redis, so an overshoot is credit given away, never a debt. Remaining is this node's
 // view as of its last sync. Deployments that bill by credits want exact.

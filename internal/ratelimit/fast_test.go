@@ -84,3 +84,43 @@ func TestFastOvershoot(t *testing.T) {
 		}
 	}
 }
+
+// A fast-mode node spends its share between syncs: refused by the share alone, it says to retry
+// in a second, and the next sync renews the share from what every node spent.
+func TestFastShares(t *testing.T) {
+	url, prefix := testRedis(t)
+	clk := newClock(testDay().Add(time.Hour))
+	a := newTestRedis(t, url, RedisConfig{Now: clk.Now, Prefix: prefix, Mode: ModeFast, Nodes: 2, SyncEvery: time.Hour})
+	b := newTestRedis(t, url, RedisConfig{Now: clk.Now, Prefix: prefix, Mode: ModeFast, Nodes: 2, SyncEvery: time.Hour})
+	ctx := t.Context()
+	req := Request{Bucket: "key:k", Windows: []Window{{10, time.Minute}}, Cost: 1}
+	for i := range 5 {
+		d, err := a.Decide(ctx, req)
+		check(t, fmt.Sprint("a's share, ", i+1), d, err, want{true, "", []int64{9 - int64(i)}, nil, -1, 0, -1})
+	}
+	d, err := a.Decide(ctx, req)
+	check(t, "a, past its share", d, err, want{false, RefusedWindow, []int64{5}, nil, 0, 1, -1})
+	for range 3 {
+		if _, err := b.Decide(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b pushes its 3, then a pushes its 5 and learns of b's: 2 remain, a's share is 1.
+	if err := b.push(ctx, b.fast, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.push(ctx, a.fast, true); err != nil {
+		t.Fatal(err)
+	}
+	d, err = a.Decide(ctx, req)
+	check(t, "a, after the sync", d, err, want{true, "", []int64{1}, nil, -1, 0, -1})
+	d, err = a.Decide(ctx, req)
+	check(t, "a, past its new share", d, err, want{false, RefusedWindow, []int64{1}, nil, 0, 1, -1})
+
+	// A cost above the share passes once per sync, if the limit allows it.
+	big := Request{Bucket: "key:big", Windows: []Window{{10, time.Minute}}, Cost: 7}
+	d, err = a.Decide(ctx, big)
+	check(t, "a cost above the share", d, err, want{true, "", []int64{3}, nil, -1, 0, -1})
+	d, err = a.Decide(ctx, big)
+	check(t, "and again", d, err, want{false, RefusedWindow, []int64{3}, nil, 0, 60, -1})
+}

@@ -69,6 +69,8 @@ type Credits struct {
 	// from this seed; one naming an earlier SetAt (a node that has not yet seen the new
 	// setting) spends from the newer live balance. Writing a balance back must never change
 	// it. It also anchors refills: none happens before the start of the next day or month.
+	// Zero (a store that does not keep it) counts as the oldest setting and refills at the
+	// first decision.
 	SetAt time.Time `json:"-"`
 	// Remaining is what is left to spend, 0 to 2^53.
 	Remaining int64 `json:"remaining"`

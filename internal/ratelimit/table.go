@@ -146,6 +146,8 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 	}
 
 	cost := req.Cost
+	// shareOnly stays true while every check that refuses is a fast-mode share, not a limit.
+	shareOnly := true
 	nodes := int64(1)
 	if t.fast {
 		nodes = max(1, t.nodes())
@@ -175,7 +177,9 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 			share = ceilDiv(s.limit, nodes)
 		}
 		used, limits = append(used, u), append(limits, lim)
-		ok = append(ok, u+cost <= lim && (share < 0 || pending+cost <= share))
+		within := u+cost <= lim
+		shareOnly = shareOnly && within
+		ok = append(ok, within && shareAllows(share, pending, cost))
 	}
 
 	var bal *balance
@@ -192,12 +196,13 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 		}
 		refilled = led.refill(nowMs)
 		credOK = led.rem >= cost
+		shareOnly = shareOnly && credOK
 		if t.fast {
 			share, pending := ceilDiv(led.rem, nodes), int64(0)
 			if !fresh && !refilled {
 				share, pending = bal.share, bal.pending
 			}
-			credOK = credOK && pending+cost <= share
+			credOK = credOK && shareAllows(share, pending, cost)
 		}
 	}
 
@@ -207,6 +212,10 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 		ledp, key = &led, req.Credits.Key
 	}
 	d := verdict(nowMs, specs, used, limits, ok, cost, key, ledp, credOK)
+	if !d.Allowed && shareOnly {
+		// Only this node's share refused: the next sync renews it.
+		d.RetryAfter = 1
+	}
 	if req.DryRun {
 		return d, nil
 	}
@@ -248,6 +257,12 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 		}
 	}
 	return d, nil
+}
+
+// shareAllows reports whether a fast-mode share (-1: none) allows cost after pending: within
+// the share, or a first spend since the last sync (so that a cost above the share can pass).
+func shareAllows(share, pending, cost int64) bool {
+	return share < 0 || pending == 0 || pending+cost <= share
 }
 
 func (b *bucket) counter(lenMs int64) *counter {
