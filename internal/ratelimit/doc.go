@@ -105,26 +105,34 @@
 // in the worst case, every node bursting its whole share between two syncs; steady traffic
 // overshoots far less (TestFastOvershoot measures it). A node that cannot sync stops at its
 // share: a slow Redis makes fast mode refuse early, never overshoot more. A request refused by
-// the share alone, with the limit not reached as far as the node knows, gets Retry-After 1. Credits are shared the
-// same way, a share of the balance per node per sync, with the same bound; a balance never goes
-// below 0 in Redis, so an overshoot is credit given away, never a debt. Remaining is this node's
-// view as of its last sync. Deployments that bill by credits want exact.
+// the share alone, with the limit not reached as far as the node knows, gets Retry-After 1.
+// Credits are shared the same way, a share of the balance per node per sync, with the same
+// bound; a balance never goes below 0 in Redis, so an overshoot is credit given away, never a
+// debt. Remaining is this node's view as of its last sync. Deployments that bill by credits
+// want exact.
 //
-// When a Redis call fails (within Timeout, 500 ms: a refused connection, a timeout, an error
-// reply), Redis is marked unreachable, the failure counted (Stats) and logged once, and every
-// decision follows rate_limit.redis_down without trying Redis again:
+// Every Redis call gives up after Timeout (500 ms), without retries; a decision first waits at
+// most WaitTimeout (1 s) for a free connection, so it is answered within 1.5 s whatever Redis
+// does. A decision whose call fails (a refused connection, a timeout, an error reply) is
+// answered by rate_limit.redis_down, the failure counted (Stats) and the probe sent to ping
+// Redis at once; a decision that found every connection busy is this node's overload, answered
+// the same way and counted apart. Only a failed ping marks Redis unreachable (logged once, and
+// OnHealth told): then every decision follows redis_down without trying Redis, until a ping
+// succeeds. So one slow answer costs one decision, and an outage costs each decision at most
+// the time to find it. (A call that timed out may still have spent in Redis, so a window may
+// count a request that the policy answered: more than was accepted, never less.) The policies:
 //
 //   - closed (the default): the decision is an *UnavailableError, matching ErrUnavailable,
 //     whose RetryAfter goes with the 503; never an allowance and never a 429.
 //   - local: each node enforces its share alone, every limit and balance divided by the node
-//     count (at least 1), exactly on this node; what it spends is pushed to Redis once Redis
-//     answers again, so no credit is spent twice because of an outage.
+//     count (at least 1), exactly on this node; what it spends is pushed to Redis before the
+//     limiter counts Redis back, so no credit is spent twice because of an outage.
 //   - open: allowed, with no windows and no credits in the Decision.
 //
-// A probe pings Redis every ProbeEvery (1 s), and at once after a failed call (which may have
-// been a blip); its first success, or its first failure, switches the limiter and is logged, so Healthy (for /readyz) answers at once and recovery takes a
-// couple of seconds after Redis answers again, without a new Limiter. Decisions marked
-// Degraded were made by redis_down local or open.
+// The probe pings every ProbeEvery (1 s), and at once after a failed call, so Healthy (for
+// /readyz) answers at once from what it last found, and the limiter is back a couple of seconds
+// after Redis is, without a new Limiter. Decisions marked Degraded were made by redis_down
+// local or open.
 //
 // Nothing here parses client input, so there is no fuzz target: callers hand in ids they have
 // already parsed and windows from the validated config.

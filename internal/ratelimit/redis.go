@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,11 +26,12 @@ const (
 
 // Defaults for zero fields of RedisConfig.
 const (
-	DefaultTimeout    = 500 * time.Millisecond
-	DefaultProbeEvery = time.Second
-	DefaultSyncEvery  = 100 * time.Millisecond
-	DefaultCreditsTTL = 7 * 24 * time.Hour
-	DefaultPrefix     = "lanyard:rl:"
+	DefaultTimeout     = 500 * time.Millisecond
+	DefaultWaitTimeout = time.Second
+	DefaultProbeEvery  = time.Second
+	DefaultSyncEvery   = 100 * time.Millisecond
+	DefaultCreditsTTL  = 7 * 24 * time.Hour
+	DefaultPrefix      = "lanyard:rl:"
 )
 
 // expirySlack keeps a window's counter in Redis this long after the window ends, for nodes
@@ -52,6 +54,12 @@ type RedisConfig struct {
 	// Timeout bounds every Redis call (DefaultTimeout): a decision under redis_down closed
 	// fails within it when Redis does not answer.
 	Timeout time.Duration
+	// WaitTimeout bounds how long a decision waits for a free connection when every one is
+	// busy (DefaultWaitTimeout), before its Redis call: a decision takes at most WaitTimeout +
+	// Timeout. A wait that runs out is this node's overload, not Redis's failure: that one
+	// decision follows redis_down (counted in Stats.Overloads), and Redis is not marked
+	// unreachable.
+	WaitTimeout time.Duration
 	// ProbeEvery is how often Redis is pinged (DefaultProbeEvery): a failed ping marks it
 	// unreachable, a successful one reachable again.
 	ProbeEvery time.Duration
@@ -67,7 +75,8 @@ type RedisConfig struct {
 	Now func() time.Time
 	// Logger receives a line when Redis becomes unreachable and when it answers again.
 	Logger *slog.Logger
-	// OnHealth, when set, is called on each of those changes (err is nil when healthy).
+	// OnHealth, when set, is called on each of those changes (err is nil when healthy), from
+	// whichever goroutine found out; it must not block.
 	OnHealth func(healthy bool, err error)
 	// MaxBuckets and IdleCredits bound the state held in this process (fast mode's shares,
 	// redis_down local's), as in MemoryConfig.
@@ -84,17 +93,19 @@ type Redis struct {
 	rdb   *redis.Client
 	nodes atomic.Int64
 
+	slots     chan struct{} // one per connection a decision may hold
 	healthy   atomic.Bool
 	failures  atomic.Uint64
 	fallbacks atomic.Uint64
+	overloads atomic.Uint64
 
 	mu      sync.Mutex // guards lastErr and downAt
 	lastErr error
 	downAt  time.Time
 
-	fast  *table                // fast mode: the local shares
-	local atomic.Pointer[table] // redis_down local: the shares decided while Redis is down
-	seen  seenLog               // exact mode: balances changed since Balances
+	fast  *table  // fast mode: the local shares
+	local *table  // redis_down local: the shares decided without Redis, until pushed
+	seen  seenLog // exact mode: balances changed since Balances
 
 	kick chan struct{} // a failure asks the probe to look again at once
 	stop context.CancelFunc
@@ -125,6 +136,9 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.WaitTimeout <= 0 {
+		cfg.WaitTimeout = DefaultWaitTimeout
 	}
 	if cfg.ProbeEvery <= 0 {
 		cfg.ProbeEvery = DefaultProbeEvery
@@ -162,8 +176,18 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	opts.WriteTimeout = cfg.Timeout
 	opts.PoolTimeout = cfg.Timeout
 	opts.MaxRetries = -1
+	// Pipelines (fast mode's sync) on the main pool: one ping then speaks for every call.
+	opts.PipelinePoolSize = -1
+	if opts.PoolSize <= 0 {
+		// A decision holds a connection for one round trip: a busy node wants more than
+		// go-redis's 10 per CPU.
+		opts.PoolSize = 32 * runtime.GOMAXPROCS(0)
+	}
 
-	r := &Redis{cfg: cfg, rdb: redis.NewClient(opts), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &Redis{cfg: cfg, rdb: redis.NewClient(opts), kick: make(chan struct{}, 1), done: make(chan struct{}),
+		// Decisions take turns for the pool's connections here, where a long wait can be told
+		// apart from a slow Redis; two are left for the probe and the sync.
+		slots: make(chan struct{}, max(1, opts.PoolSize-2))}
 	r.nodes.Store(int64(max(1, cfg.Nodes)))
 	r.healthy.Store(true)
 	if cfg.Mode == ModeFast {
@@ -171,9 +195,11 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		r.fast.fast, r.fast.track, r.fast.nodes = true, true, r.nodes.Load
 	}
 	if cfg.Down == DownLocal {
-		r.local.Store(r.newLocal())
+		r.local = newTable(cfg.Now, cfg.MaxBuckets, cfg.IdleCredits)
+		r.local.track = true
+		r.local.divisor.Store(int64(max(1, cfg.Nodes)))
 	}
-	r.seen.init()
+	r.seen.init(cfg.MaxBuckets)
 
 	ctx, stop := context.WithCancel(context.Background())
 	r.stop = stop
@@ -182,16 +208,14 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	return r, nil
 }
 
-// newLocal is an empty table for redis_down local, dividing by the node count.
-func (r *Redis) newLocal() *table {
-	t := newTable(r.cfg.Now, r.cfg.MaxBuckets, r.cfg.IdleCredits)
-	t.divisor, t.track = r.nodes.Load(), true
-	return t
-}
-
 // SetNodes sets the node count (at least 1) that fast mode's shares and redis_down local divide
-// by; a redis_down local already under way keeps the count it started with.
-func (r *Redis) SetNodes(n int) { r.nodes.Store(int64(max(1, n))) }
+// by.
+func (r *Redis) SetNodes(n int) {
+	r.nodes.Store(int64(max(1, n)))
+	if r.local != nil {
+		r.local.divisor.Store(int64(max(1, n)))
+	}
+}
 
 // Decide implements Limiter.
 func (r *Redis) Decide(ctx context.Context, req Request) (Decision, error) {
@@ -205,36 +229,71 @@ func (r *Redis) Decide(ctx context.Context, req Request) (Decision, error) {
 		return Decision{Allowed: true, Window: -1}, nil
 	}
 	if !r.healthy.Load() {
-		return r.fallback(&req, specs, nowMs)
+		return r.fallback(&req, specs, nowMs, nil)
 	}
 	if r.fast != nil {
 		return r.fast.decide(&req, specs, nowMs)
 	}
+	if !r.acquire(ctx) {
+		if ctx.Err() != nil {
+			return Decision{}, ctx.Err()
+		}
+		r.overloads.Add(1)
+		return r.fallback(&req, specs, nowMs, errOverloaded)
+	}
 	d, err := r.exact(ctx, &req, specs, nowMs)
+	<-r.slots
 	if err != nil {
 		if ctx.Err() != nil {
 			// The caller gave up before Redis answered: no sign that Redis is down.
 			return Decision{}, ctx.Err()
 		}
-		r.fail(err)
-		return r.fallback(&req, specs, nowMs)
+		r.failed(err)
+		return r.fallback(&req, specs, nowMs, err)
 	}
 	return d, nil
 }
 
-// fallback decides while Redis is unreachable, as cfg.Down says.
-func (r *Redis) fallback(req *Request, specs []spec, nowMs int64) (Decision, error) {
+// acquire waits at most WaitTimeout for a connection slot, and reports whether it got one.
+func (r *Redis) acquire(ctx context.Context) bool {
+	select {
+	case r.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(r.cfg.WaitTimeout)
+	defer t.Stop()
+	select {
+	case r.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fallback decides without Redis, as cfg.Down says: while Redis is unreachable, or for one
+// decision whose call failed (cause).
+func (r *Redis) fallback(req *Request, specs []spec, nowMs int64, cause error) (Decision, error) {
 	r.fallbacks.Add(1)
 	switch r.cfg.Down {
 	case DownOpen:
 		return Decision{Allowed: true, Window: -1, Degraded: true}, nil
 	case DownLocal:
-		d, err := r.local.Load().decide(req, specs, nowMs)
+		d, err := r.local.decide(req, specs, nowMs)
 		d.Degraded = true
 		return d, err
 	}
-	return Decision{}, &UnavailableError{RetryAfter: r.retryAfter(), Err: r.lastError()}
+	if cause == nil {
+		cause = r.lastError()
+	}
+	return Decision{}, &UnavailableError{RetryAfter: r.retryAfter(), Err: cause}
 }
+
+// errOverloaded is why a decision could not reach a Redis that answers: every connection was
+// busy for WaitTimeout.
+var errOverloaded = errors.New("every redis connection stayed busy")
 
 // retryAfter is the Retry-After of a 503: about when the next probe may find Redis back.
 func (r *Redis) retryAfter() int64 { return max(1, ceilSeconds(r.cfg.ProbeEvery.Milliseconds())) + 1 }
@@ -356,11 +415,13 @@ type RedisStats struct {
 	Healthy   bool
 	Failures  uint64 // Redis calls that failed (timeouts, refused connections, errors)
 	Fallbacks uint64 // decisions made by the redis_down policy
+	Overloads uint64 // of those, decisions that found every connection busy for WaitTimeout
 }
 
 // Stats returns the counters.
 func (r *Redis) Stats() RedisStats {
-	return RedisStats{Healthy: r.healthy.Load(), Failures: r.failures.Load(), Fallbacks: r.fallbacks.Load()}
+	return RedisStats{Healthy: r.healthy.Load(), Failures: r.failures.Load(), Fallbacks: r.fallbacks.Load(),
+		Overloads: r.overloads.Load()}
 }
 
 // Healthy is nil while Redis answers, else why not: for /readyz. It reads what the last call
@@ -380,8 +441,22 @@ func (r *Redis) lastError() error {
 	return r.lastErr
 }
 
-// fail counts a failed Redis call and marks Redis unreachable.
-func (r *Redis) fail(err error) {
+// failed counts a failed Redis call and asks the probe to look at once. One failed call (a
+// blip, or a node too busy to read its answer in time) does not make Redis unreachable: the
+// probe's ping decides.
+func (r *Redis) failed(err error) {
+	r.failures.Add(1)
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// down marks Redis unreachable: decisions follow cfg.Down until the probe finds it again.
+func (r *Redis) down(err error) {
 	r.failures.Add(1)
 	r.mu.Lock()
 	r.lastErr = err
@@ -396,31 +471,26 @@ func (r *Redis) fail(err error) {
 		if r.cfg.OnHealth != nil {
 			r.cfg.OnHealth(false, err)
 		}
-		// One failed call may be a blip: look again now rather than at the next tick.
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
 	}
 }
 
-// recovered marks Redis reachable again and pushes what redis_down local spent meanwhile; then
-// it tells OnHealth.
+// recovered pushes what redis_down local spent while Redis was unreachable, then marks it
+// reachable again and tells OnHealth. Until the push succeeds Redis stays unreachable: the
+// next probe tries again, and nothing spent is lost.
 func (r *Redis) recovered(ctx context.Context) {
-	var old *table
 	if r.cfg.Down == DownLocal {
-		old = r.local.Swap(r.newLocal())
+		if err := r.push(ctx, r.local, false); err != nil {
+			r.failures.Add(1)
+			r.mu.Lock()
+			r.lastErr = err
+			r.mu.Unlock()
+			return
+		}
 	}
 	r.mu.Lock()
 	down := time.Since(r.downAt)
 	r.healthy.Store(true)
 	r.mu.Unlock()
-	if old != nil {
-		if err := r.push(ctx, old, false); err != nil {
-			r.fail(err)
-			return
-		}
-	}
 	r.cfg.Logger.Info("rate limits: redis answers again", "down_for", down.Round(time.Millisecond))
 	if r.cfg.OnHealth != nil {
 		r.cfg.OnHealth(true, nil)
@@ -437,9 +507,14 @@ func (r *Redis) probe(ctx context.Context) {
 	}
 	switch {
 	case err != nil:
-		r.fail(err)
+		r.down(err)
 	case !r.healthy.Load():
 		r.recovered(ctx)
+	case r.cfg.Down == DownLocal:
+		// Decisions whose call failed while Redis stayed reachable were decided locally.
+		if err := r.push(ctx, r.local, false); err != nil && ctx.Err() == nil {
+			r.failed(err)
+		}
 	}
 }
 
@@ -474,7 +549,7 @@ func (r *Redis) sync(ctx context.Context) {
 		return
 	}
 	if err := r.push(ctx, r.fast, true); err != nil && ctx.Err() == nil {
-		r.fail(err)
+		r.failed(err)
 	}
 }
 
@@ -492,15 +567,18 @@ func (r *Redis) Close() error {
 }
 
 // seenLog holds the balances exact mode changed since Balances last took them, sharded like a
-// table; at most DefaultMaxBuckets are kept.
+// table; at most about max are kept (the live balances are in Redis: one not written back is
+// only older in the store).
 type seenLog struct {
+	perMax int
 	shards [16]struct {
 		mu sync.Mutex
 		m  map[string]*Credits
 	}
 }
 
-func (s *seenLog) init() {
+func (s *seenLog) init(max int) {
+	s.perMax = max/len(s.shards) + 1
 	for i := range s.shards {
 		s.shards[i].m = make(map[string]*Credits)
 	}
@@ -513,7 +591,7 @@ func (s *seenLog) put(c *Credits) {
 	}
 	sh := &s.shards[h%uint32(len(s.shards))]
 	sh.mu.Lock()
-	if _, ok := sh.m[c.Key]; ok || len(sh.m) < DefaultMaxBuckets/len(s.shards) {
+	if _, ok := sh.m[c.Key]; ok || len(sh.m) < s.perMax {
 		sh.m[c.Key] = c
 	}
 	sh.mu.Unlock()

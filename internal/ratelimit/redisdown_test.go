@@ -193,13 +193,13 @@ func TestRedisDown(t *testing.T) {
 						}
 					}
 				}
+				health.wait(t, false, 5*time.Second) // the probe confirms what the decision found
 				if l.Healthy() == nil {
 					t.Fatal("Healthy() = nil while Redis is down")
 				}
 				if s := l.Stats(); s.Healthy || s.Failures == 0 || s.Fallbacks == 0 {
 					t.Fatalf("Stats() = %+v while Redis is down", s)
 				}
-				health.wait(t, false, time.Second)
 
 				srv.start() // empty: the server keeps nothing
 				took := health.wait(t, true, 10*time.Second)
@@ -249,6 +249,7 @@ func TestRedisHangs(t *testing.T) {
 		t.Fatalf("the decision took %s with a timeout of 200ms", took)
 	}
 	t.Logf("refused after %s", took.Round(time.Millisecond))
+	health.wait(t, false, 5*time.Second) // the probe's ping hangs too
 	srv.resume()
 	health.wait(t, true, 10*time.Second)
 	if d, err := l.Decide(t.Context(), req); err != nil || !d.Allowed {

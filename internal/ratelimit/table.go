@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,9 +14,9 @@ import (
 type table struct {
 	now     func() time.Time
 	seed    maphash.Seed
-	perMax  int   // entries (buckets, and balances) one shard may hold
-	idleMs  int64 // a clean balance untouched this long is forgotten
-	divisor int64 // redis_down local: every limit and balance is divided by it; else 1
+	perMax  int          // entries (buckets, and balances) one shard may hold
+	idleMs  int64        // a clean balance untouched this long is forgotten
+	divisor atomic.Int64 // redis_down local: every limit and balance is divided by it; else 1
 	// fast holds every window and balance to a share between syncs (Redis fast mode).
 	fast  bool
 	nodes func() int64 // fast: the node count the shares divide by
@@ -78,7 +79,8 @@ type balance struct {
 
 func newTable(now func() time.Time, maxEntries int, idle time.Duration) *table {
 	t := &table{now: now, seed: maphash.MakeSeed(), perMax: max(1, (maxEntries+shardCount-1)/shardCount),
-		idleMs: idle.Milliseconds(), divisor: 1, nodes: func() int64 { return 1 }}
+		idleMs: idle.Milliseconds(), nodes: func() int64 { return 1 }}
+	t.divisor.Store(1)
 	for i := range t.shards {
 		t.shards[i] = shard{idx: i, buckets: make(map[string]*bucket), balances: make(map[string]*balance)}
 	}
@@ -118,13 +120,13 @@ func unlockPair(a, b *shard) {
 // ceilDiv is ⌈a/b⌉ for a ≥ 0, b ≥ 1.
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
-// divide is this table's share of a limit or balance n: n itself, or ⌊n/divisor⌋ under
-// redis_down local, at least 1 when n is.
-func (t *table) divide(n int64) int64 {
-	if t.divisor <= 1 || n == 0 {
+// divide is a share of a limit or balance n: n itself, or ⌊n/divisor⌋ under redis_down local,
+// at least 1 when n is.
+func divide(n, divisor int64) int64 {
+	if divisor <= 1 || n == 0 {
 		return n
 	}
-	return max(1, n/t.divisor)
+	return max(1, n/divisor)
 }
 
 // decide decides req, whose windows are specs, at nowMs.
@@ -146,6 +148,7 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 	}
 
 	cost := req.Cost
+	div := t.divisor.Load()
 	// shareOnly stays true while every check that refuses is a fast-mode share, not a limit.
 	shareOnly := true
 	nodes := int64(1)
@@ -161,7 +164,7 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 		b = bs.buckets[req.Bucket]
 	}
 	for _, s := range specs {
-		lim := t.divide(s.limit)
+		lim := divide(s.limit, div)
 		var c *counter
 		if b != nil {
 			c = b.counter(s.lenMs)
@@ -188,7 +191,7 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 	if cs != nil {
 		bal = cs.balances[req.Credits.Key]
 		sd := seed(req.Credits)
-		sd.rem, sd.amount = t.divide(sd.rem), t.divide(sd.amount)
+		sd.rem, sd.amount = divide(sd.rem, div), divide(sd.amount, div)
 		if bal == nil || bal.setAt < sd.setAt {
 			led, fresh = sd, true
 		} else {
