@@ -196,7 +196,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	}
 	if cfg.Down == DownLocal {
 		r.local = newTable(cfg.Now, cfg.MaxBuckets, cfg.IdleCredits)
-		r.local.track = true
+		r.local.track, r.local.noWriteBack = true, true
 		r.local.divisor.Store(int64(max(1, cfg.Nodes)))
 	}
 	r.seen.init(cfg.MaxBuckets)

@@ -224,6 +224,19 @@ func TestRedisDown(t *testing.T) {
 				if d.Degraded {
 					t.Fatal("degraded after recovery")
 				}
+				if policy == DownLocal {
+					// What the node decided alone, once pushed, is forgotten when idle.
+					clk.Add(2 * DefaultIdleCredits)
+					for i := range l.local.shards {
+						s := &l.local.shards[i]
+						s.mu.Lock()
+						l.local.sweep(s, clk.Now().UnixMilli())
+						s.mu.Unlock()
+					}
+					if buckets, balances := l.local.size(); buckets != 0 || balances != 0 {
+						t.Fatalf("redis_down local still holds %d buckets and %d balances", buckets, balances)
+					}
+				}
 			})
 		}
 	}

@@ -21,8 +21,10 @@ type table struct {
 	fast  bool
 	nodes func() int64 // fast: the node count the shares divide by
 	// track lists what changed for sync to push to Redis (fast mode, redis_down local).
-	track  bool
-	shards [shardCount]shard
+	track bool
+	// noWriteBack: no caller takes this table's balances (redis_down local's are shares).
+	noWriteBack bool
+	shards      [shardCount]shard
 }
 
 const (
@@ -250,7 +252,7 @@ func (t *table) decide(req *Request, specs []spec, nowMs int64) (Decision, error
 			bal.pending += cost
 		}
 		bal.lastMs = nowMs
-		if !bal.dirty {
+		if !bal.dirty && !t.noWriteBack {
 			bal.dirty = true
 			cs.dirty = append(cs.dirty, bal)
 		}
