@@ -73,6 +73,7 @@ func TestProgramsRun(t *testing.T) {
 		{"chromium", testenv.Chromium, []string{"--version"}, "Chromium "},
 		{"nginx", testenv.Nginx, []string{"-v"}, "nginx version: nginx/"},
 		{"promtool", testenv.Promtool, []string{"--version"}, "promtool, version "},
+		{"redis-server", testenv.RedisServer, []string{"--version"}, "Redis server v="},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := tt.path(t)

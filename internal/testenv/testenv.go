@@ -2,7 +2,8 @@
 // PostgreSQL, Redis, Chromium, nginx, promtool — has not been configured for it.
 //
 // Each is named by an environment variable (LANYARD_TEST_POSTGRES and so on) that
-// scripts/test-services.sh prints. A test asks for the variable through Need, or one of the
+// scripts/test-services.sh prints; a program a test runs itself (redis-server) may instead be
+// found on PATH. A test asks for the variable through Need, or one of the
 // named wrappers that call it, and gets its value. When the variable is unset the test skips and
 // says which variable would run it, so that `go test ./...` passes with Go alone; with
 // LANYARD_TEST_REQUIRE=1, as .ci/run sets it, the same test fails instead, so CI can never pass
@@ -11,6 +12,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -22,6 +24,9 @@ const (
 	ChromiumEnv = "LANYARD_TEST_CHROMIUM" // the path of a chromium binary
 	NginxEnv    = "LANYARD_TEST_NGINX"    // the path of an nginx binary
 	PromtoolEnv = "LANYARD_TEST_PROMTOOL" // the path of Prometheus's promtool
+	// RedisServerEnv is the path of a redis-server binary, for tests that start and stop a
+	// Redis of their own; when unset, redis-server on PATH.
+	RedisServerEnv = "LANYARD_TEST_REDIS_SERVER"
 
 	// RequireEnv set to 1 turns every skip for want of a service into a failure.
 	RequireEnv = "LANYARD_TEST_REQUIRE"
@@ -55,6 +60,34 @@ func Nginx(t testing.TB) string {
 func Promtool(t testing.TB) string {
 	t.Helper()
 	return Need(t, PromtoolEnv, "promtool")
+}
+
+// RedisServer returns the path of a redis-server binary for a test that runs its own Redis
+// (to stop and restart it), or skips (or fails) t.
+func RedisServer(t testing.TB) string {
+	t.Helper()
+	return Program(t, RedisServerEnv, "redis-server")
+}
+
+// Program returns the path of the program name: the value of env when it is set, else name as
+// found on PATH. When neither is there it is Need's decision: skip, or fail under
+// LANYARD_TEST_REQUIRE=1.
+func Program(t testing.TB, env, name string) string {
+	t.Helper()
+	return need(t, onPath(os.Getenv, exec.LookPath, env, name), env, name)
+}
+
+// onPath is getenv, except that an unset env is answered with name's path on PATH, if any.
+func onPath(getenv func(string) string, lookPath func(string) (string, error), env, name string) func(string) string {
+	return func(k string) string {
+		v := getenv(k)
+		if k == env && strings.TrimSpace(v) == "" {
+			if p, err := lookPath(name); err == nil {
+				return p
+			}
+		}
+		return v
+	}
 }
 
 // Need returns the value of the environment variable env, which names the service what (for

@@ -72,6 +72,46 @@ func TestNeedDecides(t *testing.T) {
 	}
 }
 
+// A program is its variable when set, else found on PATH, else Need's skip or failure.
+func TestProgramDecides(t *testing.T) {
+	const env = "LANYARD_TEST_SOMEPROGRAM"
+	found := func(string) (string, error) { return "/usr/bin/someprogram", nil }
+	missing := func(name string) (string, error) { return "", fmt.Errorf("%s: not found", name) }
+	tests := []struct {
+		name     string
+		vars     map[string]string
+		lookPath func(string) (string, error)
+		want     string
+		outcome  string
+	}{
+		{"set", map[string]string{env: "/opt/someprogram"}, found, "/opt/someprogram", "run"},
+		{"on PATH", nil, found, "/usr/bin/someprogram", "run"},
+		{"blank, on PATH", map[string]string{env: " "}, found, "/usr/bin/someprogram", "run"},
+		{"nowhere", nil, missing, "", "skip"},
+		{"nowhere and required", map[string]string{RequireEnv: "1"}, missing, "", "fail"},
+		{"on PATH and required", map[string]string{RequireEnv: "1"}, found, "/usr/bin/someprogram", "run"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r recorder
+			getenv := onPath(func(k string) string { return tt.vars[k] }, tt.lookPath, env, "someprogram")
+			if got := need(&r, getenv, env, "someprogram"); got != tt.want {
+				t.Errorf("value = %q, want %q", got, tt.want)
+			}
+			outcome := "run"
+			if len(r.skips) > 0 {
+				outcome = "skip"
+			}
+			if len(r.fatals) > 0 {
+				outcome = "fail"
+			}
+			if outcome != tt.outcome || len(r.skips)+len(r.fatals) > 1 {
+				t.Fatalf("outcome %s, want %s (skips %q, fatals %q)", outcome, tt.outcome, r.skips, r.fatals)
+			}
+		})
+	}
+}
+
 // The wrappers ask for their own variable, through Need.
 func TestWrappersNameTheirVariable(t *testing.T) {
 	for _, tt := range []struct {
@@ -83,6 +123,7 @@ func TestWrappersNameTheirVariable(t *testing.T) {
 		{ChromiumEnv, Chromium},
 		{NginxEnv, Nginx},
 		{PromtoolEnv, Promtool},
+		{RedisServerEnv, RedisServer},
 	} {
 		t.Run(tt.env, func(t *testing.T) {
 			t.Setenv(tt.env, "configured-"+tt.env)
