@@ -179,14 +179,14 @@ func TestCLIAgainstARunningServer(t *testing.T) {
 	}
 }
 
-func TestServeRefusesWhatItCannotDoYet(t *testing.T) {
+func TestServeRefusesAnOpenProxy(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		says string
 	}{
-		{[]string{"--redis", "redis://127.0.0.1:6379/0"}, "not supported yet"},
 		// An upstream with no routes would be an open proxy: refused, never a default.
 		{[]string{"--upstream", "http://127.0.0.1:9"}, "gateway.routes"},
+		{[]string{"--redis", "not-a-url"}, "server.redis"},
 	} {
 		code, _, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...)...)
 		if code != 1 || !strings.Contains(errs, tt.says) {

@@ -11,6 +11,8 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authn"
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/gateway"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -76,7 +78,19 @@ func asError(err error) *Error {
 	var mal *authn.MalformedError
 	var ref *authn.RefusedError
 	var fb *authz.Forbidden
+	var le *gateway.LimitError
+	var down *ratelimit.UnavailableError
 	switch {
+	case errors.As(err, &le):
+		msg := "Too many requests: a rate-limit window of the plan is spent; try again later."
+		if le.Decision.Refused == ratelimit.RefusedCredits {
+			msg = "The key's credits are spent."
+		}
+		return &Error{Status: http.StatusTooManyRequests, Code: string(le.Decision.Refused), Message: msg, RetryAfter: int(le.Decision.RetryAfter)}
+	case errors.As(err, &down):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "Rate limits cannot be decided right now.", Err: err, RetryAfter: max(1, int(down.RetryAfter))}
+	case errors.Is(err, ratelimit.ErrFull):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "The service is busy; try again in a moment.", Err: err, RetryAfter: 1}
 	case errors.As(err, &fb):
 		return forbidden(fb.Reason)
 	case errors.As(err, &mal):

@@ -12,6 +12,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/gateway"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 )
 
 // Gateway is the gateway part of the API: the config's routes, what a proxied request must not
@@ -151,6 +152,7 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if st != nil && res.Identity != nil {
 		st.identity = res.Identity
 	}
+	h.limitHeaders(w, res)
 	if res.Err != nil {
 		h.writeError(w, r, pipelineError(res.Err))
 		return
@@ -188,6 +190,14 @@ func identityStorage(r *http.Request) *authn.Identity {
 		return &st.gw.ident
 	}
 	return nil
+}
+
+// limitHeaders writes the rate-limit fields of a rate-limited route's answer, allowed or refused
+// (CONTRACT §8, §11.30, §11.32).
+func (h *Handler) limitHeaders(w http.ResponseWriter, res gateway.Result) {
+	if res.Limit != nil {
+		ratelimit.WriteHeaders(w.Header(), res.Limit, h.ietf)
+	}
 }
 
 // forwardOf is the identity an allowed request carries on.
@@ -295,6 +305,7 @@ func (h *Handler) forwardAuth(w http.ResponseWriter, r *http.Request) error {
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity
 	}
+	h.limitHeaders(w, res)
 	if res.Err != nil {
 		return h.authRefusal(w, r, pipelineError(res.Err))
 	}

@@ -59,6 +59,10 @@ type Options struct {
 	// Gateway is the gateway's routes and proxy; nil: no routes (every other path is 404, and
 	// /v1/authz answers 404).
 	Gateway *Gateway
+	// Limits decides plans and credits for gateway routes, /authz and /verify; nil: nothing
+	// is limited. IETFHeaders adds the IETF RateLimit fields (rate_limit.ietf_headers).
+	Limits      *gateway.Limits
+	IETFHeaders bool
 	// Exchange issues and checks scoped tokens; nil: no exchangeable types.
 	Exchange *exchange.Service
 	// VerifyRequiresCredential makes POST /verify need a caller credential (api.verify_requires_credential).
@@ -105,6 +109,8 @@ type Handler struct {
 	ready         func(ctx context.Context) error
 	gateway       *Gateway
 	exchange      *exchange.Service
+	limits        *gateway.Limits
+	ietf          bool
 	verifyPolicy  authz.Policy
 	pw            passwords // login: see login.go
 	checker       *gateway.Checker
@@ -140,6 +146,8 @@ func New(o Options) (*Handler, error) {
 		ready:         o.Ready,
 		gateway:       o.Gateway,
 		exchange:      o.Exchange,
+		limits:        o.Limits,
+		ietf:          o.IETFHeaders,
 		schema:        o.Schema,
 	}
 	if len(o.Plans) > 0 {
@@ -174,6 +182,7 @@ func New(o Options) (*Handler, error) {
 	if o.Exchange != nil {
 		h.checker.Scoped = o.Exchange
 	}
+	h.checker.Limits = o.Limits
 	h.quotas = newQuotas(o.Quotas, h.now)
 	if gw := h.gateway; gw != nil && gw.Upstream != nil {
 		gw.proxy = gateway.NewProxy(gw.Upstream, gw.UpstreamTimeout, h.upstreamError, h.metrics.upstreamDone)
@@ -190,6 +199,9 @@ func New(o Options) (*Handler, error) {
 	h.mux = mux
 	return h, nil
 }
+
+// Limits is the plan and credits layer (nil when nothing is limited).
+func (h *Handler) Limits() *gateway.Limits { return h.limits }
 
 // Routes returns the route table (for tests and the OpenAPI description).
 func (h *Handler) Routes() []Route { return append([]Route(nil), h.routes...) }

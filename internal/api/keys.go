@@ -35,7 +35,7 @@ type keyJSON struct {
 	Plan         *string        `json:"plan"`
 	Metadata     map[string]any `json:"metadata"`
 	AllowedCIDRs []string       `json:"allowed_cidrs"`
-	Credits      *store.Credits `json:"credits"`
+	Credits      *creditsJSON   `json:"credits"`
 	ExpiresAt    *time.Time     `json:"expires_at"`
 	LastUsedAt   *time.Time     `json:"last_used_at"`
 	CreatedAt    time.Time      `json:"created_at"`
@@ -60,7 +60,7 @@ func toKeyJSON(k store.Key) keyJSON {
 		Plan:         nullable(k.Plan),
 		Metadata:     k.Metadata,
 		AllowedCIDRs: k.AllowedCIDRs,
-		Credits:      k.Credits,
+		Credits:      toCreditsJSON(k.Credits),
 		ExpiresAt:    utcPtr(k.ExpiresAt),
 		LastUsedAt:   utcPtr(k.LastUsedAt),
 		CreatedAt:    k.CreatedAt.UTC(),
@@ -100,7 +100,7 @@ type createKeyRequest struct {
 	Plan         *string         `json:"plan"`
 	Metadata     json.RawMessage `json:"metadata"`
 	AllowedCIDRs []string        `json:"allowed_cidrs"`
-	Credits      *store.Credits  `json:"credits"`
+	Credits      *creditsInput   `json:"credits"`
 }
 
 func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
@@ -150,6 +150,9 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	if k.Credits, err = validCredits(req.Credits); err != nil {
 		return err
+	}
+	if k.Credits != nil {
+		k.Credits.SetAt = h.now().UTC() // the setting's generation (internal/ratelimit)
 	}
 	guard, err := h.authz.NewKey(ctx, id, &k, req.Owner, req.Plan != nil || req.Credits != nil)
 	if err != nil {
@@ -287,16 +290,41 @@ func validCIDRs(in []string) ([]string, error) {
 	return out, nil
 }
 
-func validCredits(c *store.Credits) (*store.Credits, error) {
+// creditsInput is credits as POST and PATCH set them (CONTRACT §11.31): the balance and the
+// refill; refilled_at is lanyard's to keep.
+type creditsInput struct {
+	Remaining int64         `json:"remaining"`
+	Refill    *store.Refill `json:"refill"`
+}
+
+// creditsJSON is a key's credits as the API shows them.
+type creditsJSON struct {
+	Remaining  int64         `json:"remaining"`
+	Refill     *store.Refill `json:"refill"`
+	RefilledAt *time.Time    `json:"refilled_at"`
+}
+
+func toCreditsJSON(c *store.Credits) *creditsJSON {
 	if c == nil {
+		return nil
+	}
+	return &creditsJSON{Remaining: c.Remaining, Refill: c.Refill, RefilledAt: utcPtr(c.RefilledAt)}
+}
+
+// maxCredits is the most credits hold: 2^53, what a JSON number holds exactly.
+const maxCredits = 1 << 53
+
+func validCredits(in *creditsInput) (*store.Credits, error) {
+	if in == nil {
 		return nil, nil
 	}
-	if c.Remaining < 0 {
-		return nil, badRequest("credits.remaining must not be negative.")
+	c := &store.Credits{Remaining: in.Remaining, Refill: in.Refill}
+	if c.Remaining < 0 || c.Remaining > maxCredits {
+		return nil, badRequest("credits.remaining must be from 0 to %d.", int64(maxCredits))
 	}
 	if c.Refill != nil {
-		if c.Refill.Amount <= 0 {
-			return nil, badRequest("credits.refill.amount must be positive.")
+		if c.Refill.Amount <= 0 || c.Refill.Amount > maxCredits {
+			return nil, badRequest("credits.refill.amount must be from 1 to %d.", int64(maxCredits))
 		}
 		if c.Refill.Interval != "day" && c.Refill.Interval != "month" {
 			return nil, badRequest(`credits.refill.interval must be "day" or "month".`)
@@ -343,7 +371,7 @@ type patchKeyRequest struct {
 	Metadata     optional[json.RawMessage] `json:"metadata"`
 	ExpiresAt    optional[time.Time]       `json:"expires_at"`
 	Plan         optional[string]          `json:"plan"`
-	Credits      optional[store.Credits]   `json:"credits"`
+	Credits      optional[creditsInput]    `json:"credits"`
 	AllowedCIDRs optional[[]string]        `json:"allowed_cidrs"`
 	// These never change; naming them is an error that says so.
 	Owner    json.RawMessage `json:"owner"`
@@ -434,6 +462,16 @@ func (h *Handler) patchKey(w http.ResponseWriter, r *http.Request) error {
 			k.Plan = plan
 		}
 		if req.Credits.Set {
+			if credits != nil {
+				// A new setting replaces the live balance: its generation grows with every
+				// setting, even two in the same nanosecond (internal/ratelimit).
+				c := *credits
+				c.SetAt = h.now().UTC()
+				if k.Credits != nil && !c.SetAt.After(k.Credits.SetAt) {
+					c.SetAt = k.Credits.SetAt.Add(time.Nanosecond)
+				}
+				credits = &c
+			}
 			k.Credits = credits
 		}
 		if req.AllowedCIDRs.Set {

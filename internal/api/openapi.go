@@ -69,6 +69,7 @@ var operations = map[string]operation{
 	"POST /check":                                      {summary: "May this principal do this on that resource, and why.", request: "Check", status: 200, response: "CheckAnswer"},
 	"GET /audit":                                       {summary: "The audit trail: a resource's for its managers, all for admins.", query: []string{"resource", "actor", "action", "target", "limit", "cursor"}, status: 200, response: "EventList"},
 
+	"GET /limits":        {summary: "The caller's plan, every window of it and its credits, spending nothing.", status: 200, response: "Limits"},
 	"POST /verify":       {summary: "Is this credential valid, and may it do this? Always 200 for a well-formed request.", request: "Verify", status: 200, response: "VerifyAnswer"},
 	"GET /authz":         {summary: "Forward auth (nginx auth_request, Traefik forwardAuth): the original request in X-Forwarded-Method/-Uri or X-Original-Method/-URI, decided by the gateway routes.", status: 200},
 	"* /authz/{path...}": {summary: "Forward auth for Envoy's ext_authz: the original method and path follow the prefix.", status: 200},
@@ -157,7 +158,12 @@ func objectSchemas() map[string]any {
 			"id": str, "at": tm, "actor": nstr, "credential": nstr, "action": str, "target": nstr,
 			"resource": nstr, "result": str, "ip": nstr, "count": integer, "detail": nstr,
 		}),
-		"EventList":           list("events", "Event"),
+		"EventList": list("events", "Event"),
+		"Limits": obj([]string{"plan", "windows", "credits"}, map[string]any{
+			"plan": nstr, "windows": map[string]any{"type": "array", "items": obj([]string{"limit", "window", "remaining", "reset"},
+				map[string]any{"limit": integer, "window": integer, "remaining": integer, "reset": integer})},
+			"credits": map[string]any{"type": []string{"object", "null"}},
+		}),
 		"ScopedToken":         obj([]string{"token", "expires_in", "resource"}, map[string]any{"token": str, "expires_in": integer, "resource": str}),
 		"TokenExchange":       obj([]string{"grant_type", "subject_token", "resource"}, map[string]any{"grant_type": str, "subject_token": str, "subject_token_type": str, "actor_token": str, "actor_token_type": str, "resource": str}),
 		"OAuthError":          obj([]string{"error", "error_description"}, map[string]any{"error": str, "error_description": str}),

@@ -24,6 +24,7 @@ func (h *Handler) coreRoutes() []Route {
 
 		{Method: http.MethodGet, Path: "/openapi.json", Policy: authz.Public, Handle: h.serveOpenAPI},
 		{Method: http.MethodGet, Path: "/me", Policy: authz.Authenticated, Handle: h.me},
+		{Method: http.MethodGet, Path: "/limits", Policy: authz.Authenticated, Handle: h.getLimits},
 
 		{Method: http.MethodPost, Path: "/users", Policy: authz.Admin, Quota: h.quotas.writes, Message: "User created", Handle: h.createUser},
 		{Method: http.MethodGet, Path: "/users", Policy: authz.Admin, Handle: h.listUsers},

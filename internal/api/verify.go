@@ -61,7 +61,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := h.decode(w, r, &req); err != nil {
 		return err
 	}
-	pr := &gateway.Request{DryRun: req.DryRun, Explain: req.Explain}
+	pr := &gateway.Request{DryRun: req.DryRun, Explain: req.Explain, Cost: 1}
 	hasToken := req.Token != nil && *req.Token != ""
 	if req.Headers != nil {
 		if len(req.Headers) > maxMembers {
@@ -157,8 +157,16 @@ func verifyAnswerOf(pr *gateway.Request, res gateway.Result) (verifyAnswer, erro
 			ans.Role = nullable(res.Role)
 		}
 	}
+	if d := res.Limit; d != nil {
+		if w, ok := d.Nearest(); ok {
+			ans.RateLimit = w
+		}
+	}
 	if pr.Explain {
 		b := &verifyBecause{Reason: "The credential is valid."}
+		if d := res.Limit; d != nil && d.Window >= 0 && d.Window < len(d.Windows) {
+			b.Window = d.Windows[d.Window]
+		}
 		if pr.Resource != "" && res.Err == nil {
 			b.Reason = "The credential may " + pr.Permission.String() + " " + pr.Resource + "."
 		}
@@ -192,6 +200,12 @@ func verifyCode(err error) (string, bool) {
 		return codeInvalidToken, true
 	case errors.Is(err, authz.ErrForbidden), errors.Is(err, authz.ErrHidden):
 		return codeForbidden, true
+	}
+	var le *gateway.LimitError
+	if errors.As(err, &le) {
+		return string(le.Decision.Refused), true
+	}
+	switch {
 	case errors.Is(err, store.ErrUnavailable):
 		return "", false
 	}
@@ -217,6 +231,10 @@ func refusalReason(res gateway.Result) string {
 		return fb.Reason
 	case errors.Is(res.Err, authz.ErrHidden), errors.Is(res.Err, authz.ErrForbidden):
 		return "No grant of the credential allows this."
+	case res.Layer == gateway.LayerWindow:
+		return "A rate-limit window of the credential's plan is spent."
+	case res.Layer == gateway.LayerCredits:
+		return "The key's credits are spent."
 	}
 	return "The request is not allowed."
 }

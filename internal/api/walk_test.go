@@ -113,6 +113,7 @@ var walkCases = map[string]walkCase{
 	"GET /metrics":      {path: "/metrics", nobody: 403, observer: 403},
 	"GET /openapi.json": {path: "/v1/openapi.json", nobody: 200, observer: 200},
 	"GET /me":           {path: "/v1/me", nobody: 200, observer: 200, hides: "ann"},
+	"GET /limits":       {path: "/v1/limits", nobody: 200, observer: 200, hides: "ann"},
 
 	"POST /users":              {path: "/v1/users", body: `{"email": "eve@example.com"}`, nobody: 403, observer: 403},
 	"GET /users":               {path: "/v1/users", nobody: 403, observer: 403},

@@ -10,6 +10,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 )
 
 // The layers of the pipeline, in the order they run; a refusal names the first that refused
@@ -70,6 +71,9 @@ type Result struct {
 	Resource, Role string
 	// Because explains a grant decision, when asked for.
 	Because *authz.Because
+	// Limit is the plan's decision (nil when nothing limits the request, or an earlier layer
+	// refused): every window, and the credits, as they are after it.
+	Limit *ratelimit.Decision
 }
 
 // ScopedTokens checks the scoped tokens a route needs (the layered-tokens mechanism). A nil
@@ -94,6 +98,8 @@ type Checker struct {
 	Resolver *authn.Resolver
 	Authz    *authz.Authorizer
 	Scoped   ScopedTokens
+	// Limits is the plan and credits layer; nil: nothing is limited (the native API).
+	Limits *Limits
 	// Refused records a refused credential (aggregated in the audit trail and counted); nil
 	// records nothing. token is the secret as presented (the recorder fingerprints it), or ""
 	// when the credential was valid but refused later, then named by credName.
@@ -210,6 +216,21 @@ func (c *Checker) Check(ctx context.Context, r *Request) Result {
 			return res
 		}
 		res.Role = role
+	}
+	if c.Limits != nil {
+		d, err := c.Limits.Spend(ctx, id, resource, r.Plan, r.Cost, r.DryRun)
+		res.Limit = d
+		if err != nil {
+			res.Err = err
+			var le *LimitError
+			if errors.As(err, &le) {
+				res.Layer = LayerWindow
+				if le.Decision.Refused == ratelimit.RefusedCredits {
+					res.Layer = LayerCredits
+				}
+			}
+			return res
+		}
 	}
 	return res
 }

@@ -18,11 +18,13 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lanyardhq/lanyard/internal/api"
 	"github.com/lanyardhq/lanyard/internal/audit"
@@ -32,6 +34,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/exchange"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/postgres"
@@ -164,8 +167,6 @@ func redactURL(u string) string {
 // say so plainly and exit 1 instead of silently ignoring it.
 func Unsupported(cfg *config.Config) error {
 	switch {
-	case cfg.Server.Redis != "":
-		return errors.New("--redis is not supported yet: rate limits and revocation stay in process")
 	case cfg.Gateway.Upstream != "" && len(cfg.Gateway.Routes) == 0:
 		// An open proxy is never a default: an upstream needs routes that say who may reach it.
 		return errors.New("--upstream is set but the config has no gateway.routes: lanyard would proxy nothing; add routes that say what each path needs")
@@ -286,21 +287,25 @@ func Run(ctx context.Context, o Options) error {
 	// more on a context that outlives ctx.
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	flushCtx := context.WithoutCancel(ctx)
-	bgDone := make(chan struct{}, 3)
-	go func() {
+	var bg sync.WaitGroup
+	bg.Go(func() {
 		resolver.RunUsageFlusher(bgCtx, flushCtx, cfg.Cache.LastUsedFlush, func(err error) {
 			log.Error("recording key use", "error", err)
 		})
-		bgDone <- struct{}{}
-	}()
-	go func() {
-		refusals.Run(bgCtx, flushCtx, 5*time.Second)
-		bgDone <- struct{}{}
-	}()
-	go func() {
-		purgeExpired(bgCtx, st, o.Now, purgeInterval, log)
-		bgDone <- struct{}{}
-	}()
+	})
+	bg.Go(func() { refusals.Run(bgCtx, flushCtx, 5*time.Second) })
+	bg.Go(func() { purgeExpired(bgCtx, st, o.Now, purgeInterval, log) })
+	if l := h.Limits(); l != nil {
+		// Live credit balances go back to the store in batches, like last use times.
+		bg.Go(func() {
+			gateway.WriteBack(bgCtx, flushCtx, l.Limiter, st, cfg.Cache.LastUsedFlush, func(err error) {
+				log.Error("writing credit balances back", "error", err)
+			})
+		})
+		if c, ok := l.Limiter.(interface{ Close() error }); ok {
+			defer c.Close()
+		}
+	}
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -322,9 +327,7 @@ func Run(ctx context.Context, o Options) error {
 	select {
 	case err := <-serveErr:
 		stopBG()
-		<-bgDone
-		<-bgDone
-		<-bgDone
+		bg.Wait()
 		return err
 	case <-ctx.Done():
 	}
@@ -333,9 +336,7 @@ func Run(ctx context.Context, o Options) error {
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
 	stopBG()
-	<-bgDone
-	<-bgDone
-	<-bgDone
+	bg.Wait()
 	if shutdownErr != nil {
 		return fmt.Errorf("shutting down: %w", shutdownErr)
 	}
@@ -376,12 +377,19 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *s
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	limits, err := newLimits(cfg, az, o.Now, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var xs *exchange.Service
 	if len(cfg.Exchange) > 0 {
 		xs = exchange.New(st, az, cfg.Exchange, cfg.Tokens.ScopedPrefix, o.Now)
 	}
 	h, err := api.New(api.Options{
 		Exchange:                 xs,
+		Limits:                   limits,
+		IETFHeaders:              cfg.RateLimit.IETFHeaders,
+		Ready:                    readiness(st, limits),
 		Gateway:                  gw,
 		VerifyRequiresCredential: cfg.API.VerifyRequiresCredential,
 		Store:                    st,
@@ -413,6 +421,37 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *s
 		},
 	})
 	return h, resolver, refusals, err
+}
+
+// newLimits builds the plan and credits layer: a limiter in process, or shared through Redis
+// when --redis is set (rate_limit.mode and redis_down apply then).
+func newLimits(cfg *config.Config, az *authz.Authorizer, now func() time.Time, log *slog.Logger) (*gateway.Limits, error) {
+	var l ratelimit.Limiter
+	if cfg.Server.Redis != "" {
+		opts, err := redis.ParseURL(cfg.Server.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("--redis %s: %w", redactURL(cfg.Server.Redis), err)
+		}
+		if l, err = ratelimit.NewRedis(ratelimit.RedisConfig{Options: opts, Mode: cfg.RateLimit.Mode, Down: cfg.RateLimit.RedisDown, Now: now, Logger: log}); err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+	} else {
+		l = ratelimit.NewMemory(ratelimit.MemoryConfig{Now: now})
+	}
+	return &gateway.Limits{Limiter: l, Plans: cfg.Plans, Default: cfg.DefaultPlan, Authz: az}, nil
+}
+
+// readiness is /readyz's check: the store answers, and so does Redis when limits need it.
+func readiness(st store.Store, l *gateway.Limits) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := st.Ping(ctx); err != nil {
+			return err
+		}
+		if r, ok := l.Limiter.(interface{ Healthy() error }); ok {
+			return r.Healthy()
+		}
+		return nil
+	}
 }
 
 // prefixesOf is the config's token prefixes, as the credential resolver takes them.

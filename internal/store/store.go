@@ -109,6 +109,10 @@ type Store interface {
 	// ReissueKey gives the key a new secret. Secrets of the key other than the new one stop
 	// working at graceUntil (now, when zero); a grace already running ends at once.
 	ReissueKey(ctx context.Context, id string, secret Secret, graceUntil time.Time, ev Event) (Key, Revoked, error)
+	// WriteCredits writes live credit balances back in one batch: Remaining and RefilledAt of
+	// each key whose stored credits have the balance's SetAt (a newer setting wins). Unknown
+	// keys and other settings are skipped; no event is written.
+	WriteCredits(ctx context.Context, balances []CreditBalance) error
 	// TouchKeys records last use times in one batch. Unknown ids are ignored; no event is
 	// written. A time earlier than the stored one is ignored.
 	TouchKeys(ctx context.Context, used map[string]time.Time) error
@@ -309,10 +313,24 @@ type Key struct {
 	CreatedBy    string // principal that created it, for the audit trail
 }
 
-// Credits is a key's spendable balance.
+// Credits is a key's spendable balance, as last set (POST or PATCH on the key) or last written
+// back by the rate limiter, which keeps the live balance (internal/ratelimit).
 type Credits struct {
 	Remaining int64   `json:"remaining"`
 	Refill    *Refill `json:"refill"`
+	// RefilledAt is the start of the UTC day or month of the last refill; nil until the first.
+	RefilledAt *time.Time `json:"refilled_at"`
+	// SetAt is when the credits were last set, to the nanosecond, growing with every setting:
+	// the generation a live balance belongs to. A write-back never changes it.
+	SetAt time.Time `json:"set_at"`
+}
+
+// CreditBalance is a live balance the rate limiter hands back for the store.
+type CreditBalance struct {
+	KeyID      string
+	SetAt      time.Time
+	Remaining  int64
+	RefilledAt *time.Time
 }
 
 // Refill tops credits up every interval.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -303,5 +304,50 @@ func testRevoked(t *testing.T, newStore func(t *testing.T) store.Store) {
 	mustCreateToken(t, s, again)
 	if _, err := s.Resolve(ctx, tok.Hash); err != nil {
 		t.Errorf("Resolve(a hash issued again) = %v", err)
+	}
+}
+
+// testWriteCredits: a live balance is written back only over the setting it belongs to.
+func testWriteCredits(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	setAt := base.Add(1500 * time.Millisecond).UTC() // to the nanosecond: the generation
+	k := newKey("k1", "u1", at(1))
+	k.Credits = &store.Credits{Remaining: 100, Refill: &store.Refill{Amount: 100, Interval: "day"}, SetAt: setAt}
+	mustCreateKey(t, s, k)
+	mustCreateKey(t, s, newKey("k2", "u1", at(1))) // unlimited: no credits
+	refilled := sec(at(86400))
+	err := s.WriteCredits(ctx, []store.CreditBalance{
+		{KeyID: "k1", SetAt: setAt, Remaining: 42, RefilledAt: &refilled},
+		{KeyID: "k2", SetAt: setAt, Remaining: 7}, // unlimited: skipped
+		{KeyID: "ghost", SetAt: setAt, Remaining: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetKey(ctx, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.Credits; c == nil || c.Remaining != 42 || c.RefilledAt == nil || !c.RefilledAt.Equal(refilled) || !c.SetAt.Equal(setAt) || c.Refill == nil || c.Refill.Amount != 100 {
+		t.Fatalf("credits after a write-back: %+v", c)
+	}
+	if got, _ := s.GetKey(ctx, "k2"); got.Credits != nil {
+		t.Errorf("an unlimited key got credits: %+v", got.Credits)
+	}
+	// A newer setting wins over a balance of the older one.
+	newer := setAt.Add(time.Nanosecond)
+	if _, err := s.UpdateKey(ctx, "k1", func(k *store.Key) error {
+		k.Credits = &store.Credits{Remaining: 500, SetAt: newer}
+		return nil
+	}, event("key.update", "key:k1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteCredits(ctx, []store.CreditBalance{{KeyID: "k1", SetAt: setAt, Remaining: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.GetKey(ctx, "k1"); got.Credits == nil || got.Credits.Remaining != 500 || !got.Credits.SetAt.Equal(newer) {
+		t.Fatalf("a stale balance overwrote a newer setting: %+v", got.Credits)
 	}
 }

@@ -91,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteResourceDetail", testDeleteResourceDetail},
 		{"Revoked", testRevoked},
 		{"ScopedTokens", testScopedTokens},
+		{"WriteCredits", testWriteCredits},
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
 		{"ExportImport", testExportImport},

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// limitsAnswer is GET /v1/limits (CONTRACT §11.30): the caller's plan, every window shortest
+// first, and its credits, spending nothing.
+type limitsAnswer struct {
+	Plan    *string                 `json:"plan"`
+	Windows []ratelimit.WindowState `json:"windows"`
+	Credits *creditsJSON            `json:"credits"`
+}
+
+// getLimits answers GET /v1/limits for the calling credential: its plan (the key's, its
+// resource's, or the default one), what every window of it holds now, and the key's live
+// credits. Nothing is spent.
+func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := authn.FromContext(ctx)
+	ans := limitsAnswer{Windows: []ratelimit.WindowState{}}
+	if id.Key != nil {
+		ans.Credits = toCreditsJSON(id.Key.Credits)
+	}
+	if h.limits != nil {
+		name, _, err := h.limits.Plan(ctx, id, "", "")
+		if err != nil {
+			return err
+		}
+		ans.Plan = nullable(name)
+		req, ok, err := h.limits.Request(ctx, id, "", "", 0, true)
+		if err != nil {
+			return err
+		}
+		if ok {
+			d, err := ratelimit.Usage(ctx, h.limits.Limiter, req)
+			if err != nil {
+				return err
+			}
+			if len(d.Windows) > 0 {
+				ans.Windows = d.Windows
+			}
+			if c := d.Credits; c != nil {
+				ans.Credits = toCreditsJSON(&store.Credits{Remaining: c.Remaining, Refill: refillOf(c.Refill), RefilledAt: c.RefilledAt})
+			}
+		}
+	}
+	h.writeJSON(w, http.StatusOK, ans, "")
+	return nil
+}
+
+func refillOf(r *ratelimit.Refill) *store.Refill {
+	if r == nil {
+		return nil
+	}
+	return &store.Refill{Amount: r.Amount, Interval: r.Interval}
+}
