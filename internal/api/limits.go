@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
@@ -17,8 +18,9 @@ type limitsAnswer struct {
 }
 
 // getLimits answers GET /v1/limits for the calling credential: its plan (the key's, its
-// resource's, or the default one), what every window of it holds now, and the key's live
-// credits. Nothing is spent.
+// resource's, or the default one — with ?resource=type/id, as for a request about that
+// resource, which the caller must be able to read), what every window of it holds now, and the
+// key's live credits. Nothing is spent.
 func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := authn.FromContext(ctx)
@@ -26,13 +28,23 @@ func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 	if id.Key != nil {
 		ans.Credits = toCreditsJSON(id.Key.Credits)
 	}
+	ref := r.URL.Query().Get("resource")
+	if ref != "" {
+		var err error
+		if ref, err = h.parseRef("resource", ref); err != nil {
+			return err
+		}
+		if err := h.authz.Require(ctx, id, config.PermRead, ref); err != nil {
+			return err
+		}
+	}
 	if h.limits != nil {
-		name, _, err := h.limits.Plan(ctx, id, "", "")
+		name, _, err := h.limits.Plan(ctx, id, ref, "")
 		if err != nil {
 			return err
 		}
 		ans.Plan = nullable(name)
-		req, ok, err := h.limits.Request(ctx, id, "", "", 0, true)
+		req, ok, err := h.limits.Request(ctx, id, ref, "", 0, true)
 		if err != nil {
 			return err
 		}

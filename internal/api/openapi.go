@@ -69,7 +69,7 @@ var operations = map[string]operation{
 	"POST /check":                                      {summary: "May this principal do this on that resource, and why.", request: "Check", status: 200, response: "CheckAnswer"},
 	"GET /audit":                                       {summary: "The audit trail: a resource's for its managers, all for admins.", query: []string{"resource", "actor", "action", "target", "limit", "cursor"}, status: 200, response: "EventList"},
 
-	"GET /limits":        {summary: "The caller's plan, every window of it and its credits, spending nothing.", status: 200, response: "Limits"},
+	"GET /limits":        {summary: "The caller's plan, every window of it and its credits, spending nothing.", query: []string{"resource"}, status: 200, response: "Limits"},
 	"POST /verify":       {summary: "Is this credential valid, and may it do this? Always 200 for a well-formed request.", request: "Verify", status: 200, response: "VerifyAnswer"},
 	"GET /authz":         {summary: "Forward auth (nginx auth_request, Traefik forwardAuth): the original request in X-Forwarded-Method/-Uri or X-Original-Method/-URI, decided by the gateway routes.", status: 200},
 	"* /authz/{path...}": {summary: "Forward auth for Envoy's ext_authz: the original method and path follow the prefix.", status: 200},
