@@ -409,7 +409,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *s
 		DefaultKeyFormat:         cfg.Keys.DefaultFormat,
 		Plans:                    plans,
 		TrustedProxies:           cfg.Server.TrustedPrefixes(),
-		Metrics:                  newRegistry(st),
+		Metrics:                  newRegistry(st, limits),
 		PasswordParams:           pwParams,
 		HashConcurrency:          cfg.Passwords.MaxConcurrent,
 		HashQueueTimeout:         cfg.Passwords.QueueTimeout,
@@ -468,7 +468,7 @@ func prefixesOf(cfg *config.Config) authn.Prefixes {
 
 // newRegistry is the Prometheus registry /metrics serves: the Go runtime and process series,
 // the credential cache's size, and the API's own (api registers those).
-func newRegistry(st *cache.Store) *prometheus.Registry {
+func newRegistry(st *cache.Store, limits *gateway.Limits) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -488,5 +488,23 @@ func newRegistry(st *cache.Store) *prometheus.Registry {
 			ConstLabels: prometheus.Labels{"result": "miss"},
 		}, func() float64 { _, m := st.Lookups(); return float64(m) }),
 	)
+	if r, ok := limits.Limiter.(*ratelimit.Redis); ok {
+		stat := func(name, help string, v func(ratelimit.RedisStats) uint64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(r.Stats())) })
+		}
+		reg.MustRegister(
+			stat("lanyard_ratelimit_redis_failures_total", "Redis calls of the rate limiter that failed (timeouts, refused connections, errors).",
+				func(s ratelimit.RedisStats) uint64 { return s.Failures }),
+			stat("lanyard_ratelimit_redis_fallbacks_total", "Rate-limit decisions made by rate_limit.redis_down because Redis could not be used.",
+				func(s ratelimit.RedisStats) uint64 { return s.Fallbacks }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lanyard_ratelimit_redis_up", Help: "1 while the rate limiter reaches Redis, else 0."},
+				func() float64 {
+					if r.Stats().Healthy {
+						return 1
+					}
+					return 0
+				}),
+		)
+	}
 	return reg
 }
