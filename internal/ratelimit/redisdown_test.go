@@ -1,116 +1,13 @@
 package ratelimit
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/testenv"
 )
-
-// redisServer is a redis-server of the test's own, on a free loopback port, which the test may
-// stop, hang and start again. Only its own process is ever signalled.
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	s := &redisServer{t: t, bin: testenv.RedisServer(t), port: freePort(t), dir: t.TempDir()}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func (s *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
-
-// start runs the server and returns once it accepts connections.
-func (s *redisServer) start() {
-	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", s.dir, "--logfile", "")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting %s: %v", s.bin, err)
-	}
-	s.cmd = cmd
-	ready := make(chan struct{})
-	var log strings.Builder
-	go func() {
-		sc := bufio.NewScanner(out)
-		signalled := false
-		for sc.Scan() {
-			if !signalled {
-				log.WriteString(sc.Text() + "\n")
-				if strings.Contains(sc.Text(), "Ready to accept connections") {
-					close(ready)
-					signalled = true
-				}
-			}
-		}
-		if !signalled {
-			close(ready)
-		}
-	}()
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
-	select {
-	case <-ready:
-	case <-timer.C:
-	}
-	if !strings.Contains(log.String(), "Ready to accept connections") {
-		s.stop()
-		s.t.Fatalf("redis-server on port %d did not start:\n%s", s.port, log.String())
-	}
-}
-
-// stop kills the server (SIGKILL: no chance to answer anything more).
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGCONT) // in case it was hung
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	s.cmd = nil
-}
-
-// hang stops the server without closing its connections: requests get no answer at all.
-func (s *redisServer) hang() { s.signal(syscall.SIGSTOP) }
-
-func (s *redisServer) resume() { s.signal(syscall.SIGCONT) }
-
-func (s *redisServer) signal(sig syscall.Signal) {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
-	}
-}
 
 // healthWatch collects what a limiter reports to OnHealth.
 type healthWatch chan bool
@@ -147,7 +44,7 @@ func TestRedisDown(t *testing.T) {
 	for _, mode := range []string{ModeExact, ModeFast} {
 		for _, policy := range []string{DownClosed, DownLocal, DownOpen} {
 			t.Run(mode+"/"+policy, func(t *testing.T) {
-				srv := startRedisServer(t)
+				srv := testenv.StartRedis(t)
 				clk := newClock(testDay())
 				health := make(healthWatch, 16)
 				l := newTestRedis(t, srv.URL(), RedisConfig{Now: clk.Now, Mode: mode, Down: policy, Nodes: 2, OnHealth: health.report})
@@ -158,7 +55,7 @@ func TestRedisDown(t *testing.T) {
 				check(t, "before", d, err, want{true, "", []int64{9}, nil, -1, 0, 99})
 				l.sync(ctx)
 
-				srv.stop()
+				srv.Stop()
 				if mode == ModeFast {
 					l.probe(ctx) // fast mode calls Redis only in the background
 				}
@@ -201,7 +98,7 @@ func TestRedisDown(t *testing.T) {
 					t.Fatalf("Stats() = %+v while Redis is down", s)
 				}
 
-				srv.start() // empty: the server keeps nothing
+				srv.Start() // empty: the server keeps nothing
 				took := health.wait(t, true, 10*time.Second)
 				t.Logf("the limiter was back %s after Redis restarted", took.Round(time.Millisecond))
 				if err := l.Healthy(); err != nil {
@@ -244,14 +141,14 @@ func TestRedisDown(t *testing.T) {
 
 // A Redis that accepts connections and never answers costs a decision the timeout, not a hang.
 func TestRedisHangs(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testenv.StartRedis(t)
 	health := make(healthWatch, 16)
 	l := newTestRedis(t, srv.URL(), RedisConfig{Timeout: 200 * time.Millisecond, OnHealth: health.report})
 	req := Request{Bucket: "key:k", Windows: []Window{{10, time.Minute}}, Cost: 1}
 	if _, err := l.Decide(t.Context(), req); err != nil {
 		t.Fatal(err)
 	}
-	srv.hang()
+	srv.Hang()
 	start := time.Now()
 	_, err := l.Decide(t.Context(), req)
 	took := time.Since(start)
@@ -263,7 +160,7 @@ func TestRedisHangs(t *testing.T) {
 	}
 	t.Logf("refused after %s", took.Round(time.Millisecond))
 	health.wait(t, false, 5*time.Second) // the probe's ping hangs too
-	srv.resume()
+	srv.Resume()
 	health.wait(t, true, 10*time.Second)
 	if d, err := l.Decide(t.Context(), req); err != nil || !d.Allowed {
 		t.Fatalf("after Redis answered again: %+v, %v", d, err)
@@ -272,15 +169,15 @@ func TestRedisHangs(t *testing.T) {
 
 // A limiter made while Redis is down starts in redis_down, and joins Redis when it comes.
 func TestRedisStartsDown(t *testing.T) {
-	srv := startRedisServer(t)
-	srv.stop()
+	srv := testenv.StartRedis(t)
+	srv.Stop()
 	health := make(healthWatch, 16)
 	l := newTestRedis(t, srv.URL(), RedisConfig{OnHealth: health.report})
 	req := Request{Bucket: "key:k", Windows: []Window{{10, time.Minute}}, Cost: 1}
 	if _, err := l.Decide(t.Context(), req); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
-	srv.start()
+	srv.Start()
 	health.wait(t, true, 10*time.Second)
 	if d, err := l.Decide(t.Context(), req); err != nil || !d.Allowed {
 		t.Fatalf("after Redis came: %+v, %v", d, err)
@@ -289,7 +186,7 @@ func TestRedisStartsDown(t *testing.T) {
 
 // Redis may lose its scripts (a restart, SCRIPT FLUSH): EVALSHA falls back to EVAL.
 func TestRedisScriptsFlushed(t *testing.T) {
-	srv := startRedisServer(t)
+	srv := testenv.StartRedis(t)
 	for _, mode := range []string{ModeExact, ModeFast} {
 		l := newTestRedis(t, srv.URL(), RedisConfig{Mode: mode, Prefix: mode + ":"})
 		req := Request{Bucket: "key:k", Windows: []Window{{10, time.Minute}}, Cost: 1,

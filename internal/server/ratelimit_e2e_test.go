@@ -301,3 +301,44 @@ func TestRateLimitsAcrossNodes(t *testing.T) {
 		in.must(200, req{method: "GET", path: "/readyz"})
 	}
 }
+
+// TestRedisDownFailsClosed: while the Redis of the limits is unreachable, a limited request is
+// answered 503 with Retry-After within 5 s (never a 2xx, never a 429) and /readyz is 503; once
+// Redis answers again both are back within 10 s, without a restart (CONTRACT §11.46).
+func TestRedisDownFailsClosed(t *testing.T) {
+	rs := testenv.StartRedis(t)
+	up := newUpstream(t)
+	in := start(t, startOpts{mutate: limitedConfig("acme", func(c *config.Config) {
+		c.Gateway.Upstream = up.URL
+		c.Server.Redis = rs.URL()
+	})})
+	key := limitedSetup(t, in, "acme")
+	in.must(200, req{method: "GET", path: "/orgs/acme/items", token: key})
+
+	rs.Stop()
+	start := time.Now()
+	a := in.do(req{method: "GET", path: "/orgs/acme/items", token: key})
+	if took := time.Since(start); a.status != 503 || a.header.Get("Retry-After") == "" || took > 5*time.Second {
+		t.Fatalf("with Redis down: %d %v in %s", a.status, a.header, took)
+	}
+	eventually(t, 5*time.Second, func() bool { return in.do(req{method: "GET", path: "/readyz"}).status == 503 })
+
+	rs.Start()
+	eventually(t, 10*time.Second, func() bool {
+		return in.do(req{method: "GET", path: "/readyz"}).status == 200 &&
+			in.do(req{method: "GET", path: "/orgs/acme/items", token: key}).status == 200
+	})
+}
+
+// eventually polls cond (a background state on the real clock) until it holds or within
+// passes.
+func eventually(t *testing.T, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s", within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
