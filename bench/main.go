@@ -36,10 +36,11 @@ func main() {
 	rounds := flag.Int("rounds", 2, "how many times every case runs (interleaved); the best counts")
 	conns := flag.Int("conns", 32, "connections at saturation")
 	pin := flag.Bool("pin", true, "pin the servers and the load generator to a core each (taskset)")
+	redisURL := flag.String("redis", "", "a Redis (redis://127.0.0.1:6379/0) for the gateway case with a plan shared through Redis; none: skipped")
 	flag.Parse()
 	switch {
 	case *serveMode:
-		if err := serve(); err != nil {
+		if err := serve(*redisURL); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: serve:", err)
 			os.Exit(1)
 		}
@@ -51,7 +52,7 @@ func main() {
 		}
 		return
 	}
-	if err := orchestrate(*duration, *rounds, *conns, *pin); err != nil {
+	if err := orchestrate(*duration, *rounds, *conns, *pin, *redisURL); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -68,8 +69,8 @@ func command(pin bool, cpu int, args ...string) *exec.Cmd {
 	return exec.Command(self, args...)
 }
 
-func orchestrate(duration time.Duration, rounds, conns int, pin bool) error {
-	srv := command(pin, 0, "-serve")
+func orchestrate(duration time.Duration, rounds, conns int, pin bool, redisURL string) error {
+	srv := command(pin, 0, "-serve", "-redis", redisURL)
 	srv.Env = append(os.Environ(), "GOMAXPROCS=1")
 	srv.Stderr = os.Stderr
 	out, err := srv.StdoutPipe()
@@ -144,6 +145,10 @@ func report(w *os.File, cases []benchCase, best map[string]map[int]result, conns
 	row("(c) gateway ÷ (b)", rps("c gateway")/rps("b proxy"), "≥ 1.3")
 	row("(c) gateway p99 at 1 conn ÷ (b2)", p99("c gateway")/p99("b2 proxy+pool"), "≤ 1.2")
 	row("(g) key + event + collaborator tokens ÷ (c) key alone", rps("g gateway, key + event + collaborator tokens")/rps("c gateway"), "≥ 0.90")
+	row("(i) gateway with a plan in process ÷ (c) without", rps("i gateway with a plan, in process")/rps("c gateway"), "—")
+	if _, ok := best["j gateway with a plan, Redis exact"]; ok {
+		row("(j) gateway with a plan through Redis (exact) ÷ (a)", rps("j gateway with a plan, Redis exact")/rps("a bare handler"), "≥ 0.40")
+	}
 	fmt.Fprintf(w, "\nscoped tokens issued per second (GET /Events/e1/authorize, %d conns): %.0f\n", conns, rps("h issue an event token"))
 }
 
@@ -152,7 +157,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Micros
 // cases are the loads, in the order they run.
 func (t targets) cases() []benchCase {
 	key := "Bearer " + t.Key
-	return []benchCase{
+	out := []benchCase{
 		{Name: "a bare handler", Method: "GET", URL: t.Bare + "/v1/me"},
 		{Name: "b proxy", Method: "GET", URL: t.Proxy + "/orgs/acme/items"},
 		{Name: "b2 proxy+pool", Method: "GET", URL: t.ProxyPool + "/orgs/acme/items"},
@@ -165,13 +170,20 @@ func (t targets) cases() []benchCase {
 		{Name: "g gateway, key + event + collaborator tokens", Method: "GET", URL: t.Lanyard + "/Collaborators/c1/items",
 			Header: map[string]string{"Authorization": key, "x-Event-Token": t.Event, "x-Collaborator-Token": t.Collaborator}},
 		{Name: "h issue an event token", Method: "GET", URL: t.Lanyard + "/Events/e1/authorize", Header: map[string]string{"Authorization": key}},
+		{Name: "i gateway with a plan, in process", Method: "GET", URL: t.Lanyard + "/limited/acme/items", Header: map[string]string{"Authorization": key}},
 	}
+	if t.LanyardRedis != "" {
+		out = append(out, benchCase{Name: "j gateway with a plan, Redis exact", Method: "GET", URL: t.LanyardRedis + "/limited/acme/items",
+			Header: map[string]string{"Authorization": "Bearer " + t.KeyRedis}})
+	}
+	return out
 }
 
 // targets are the servers' addresses and the key the lanyard cases present.
 type targets struct {
 	Bare, Proxy, ProxyPool, Lanyard, Key string
 	Event, Collaborator                  string
+	LanyardRedis, KeyRedis               string // a second lanyard whose plans go through Redis
 }
 
 type benchCase struct {

@@ -49,7 +49,7 @@ func (b *pool) Put(x []byte) { b.p.Put(&x) }
 
 // serve starts every server of the bench in this process and prints their addresses as one
 // JSON line; it then serves until killed.
-func serve() error {
+func serve(redisURL string) error {
 	up, err := listen(bare())
 	if err != nil {
 		return err
@@ -71,8 +71,13 @@ func serve() error {
 	if t.ProxyPool, err = listen(pooled); err != nil {
 		return err
 	}
-	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up); err != nil {
+	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up, ""); err != nil {
 		return err
+	}
+	if redisURL != "" {
+		if t.LanyardRedis, t.KeyRedis, _, _, err = startLanyard(up, redisURL); err != nil {
+			return err
+		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
 		return err
@@ -83,7 +88,7 @@ func serve() error {
 // startLanyard runs lanyard (SQLite in a temporary folder) in front of upstream, with a
 // member of organization/acme and of event/e1 (with collaborator c1) and a key of theirs, and
 // returns its base URL, the key, and an event and a collaborator token of the key.
-func startLanyard(upstream string) (base, key, event, collaborator string, err error) {
+func startLanyard(upstream, redisURL string) (base, key, event, collaborator string, err error) {
 	dir, err := os.MkdirTemp("", "lanyard-bench")
 	if err != nil {
 		return "", "", "", "", err
@@ -93,6 +98,9 @@ func startLanyard(upstream string) (base, key, event, collaborator string, err e
 	cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations = 64, 1
 	cfg.Quotas = config.Quotas{} // the bench writes nothing per request, but sets up in a burst
 	cfg.Gateway.Upstream = upstream
+	cfg.Server.Redis = redisURL
+	// A plan no request of the bench reaches: the decision is measured, not the refusals.
+	cfg.Plans = map[string]config.Plan{"bench": {Bucket: config.BucketKey, Windows: []config.Window{{Limit: 1 << 40, Window: time.Minute}, {Limit: 1 << 41, Window: time.Hour}}}}
 	cfg.Schema["event"] = config.ResourceType{Root: true}
 	cfg.Schema["collaborator"] = config.ResourceType{Parents: []string{"event"}}
 	cfg.Exchange = map[string]config.Exchange{
@@ -101,6 +109,7 @@ func startLanyard(upstream string) (base, key, event, collaborator string, err e
 	}
 	cfg.Gateway.Routes = []config.Route{
 		{Path: "/orgs/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Cost: 1},
+		{Path: "/limited/{id}/{rest...}", Resource: &config.RouteResource{Type: "organization", Param: "id"}, Plan: "bench", Cost: 1},
 		{Path: "/Collaborators/{id}/{rest...}", Resource: &config.RouteResource{Type: "collaborator", Param: "id"}, Tokens: []string{"event", "collaborator"}, Cost: 1},
 	}
 	if err := cfg.Validate(); err != nil {
