@@ -38,6 +38,9 @@ func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
+	if ref == "" {
+		ref = h.credentialResource(r, id)
+	}
 	if h.limits != nil {
 		name, _, err := h.limits.Plan(ctx, id, ref, "")
 		if err != nil {
@@ -63,6 +66,25 @@ func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.writeJSON(w, http.StatusOK, ans, "")
 	return nil
+}
+
+// credentialResource is the resource a credential's gateway requests are about when a route
+// takes it from the credential (a business key's business, or the one business a person
+// belongs to): what /v1/limits answers for when no ?resource= names one. "" when none.
+func (h *Handler) credentialResource(r *http.Request, id *authn.Identity) string {
+	if h.gateway == nil {
+		return ""
+	}
+	for _, rt := range h.gateway.Routes {
+		if res := rt.Resource; res != nil && res.From != "" {
+			ref, err := h.authz.CredentialResource(r.Context(), id, res.Type)
+			if err == nil {
+				return ref
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 func refillOf(r *ratelimit.Refill) *store.Refill {

@@ -213,6 +213,11 @@ func (c *Checker) Check(ctx context.Context, r *Request) Result {
 			if errors.Is(err, authz.ErrForbidden) || errors.Is(err, authz.ErrHidden) {
 				res.Layer = LayerGrant
 			}
+			if errors.Is(err, authz.ErrForbidden) && c.Limits != nil {
+				// A route's answers all carry its limits, a 403 too (the caller may read the
+				// resource, so its plan is no secret); a 404 says nothing about it.
+				res.Limit, _ = c.Limits.Spend(ctx, id, resource, r.Plan, 0, true)
+			}
 			return res
 		}
 		res.Role = role

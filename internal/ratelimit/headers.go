@@ -14,15 +14,17 @@ import (
 // the error's.
 func WriteHeaders(h http.Header, d *Decision, ietf bool) {
 	if !d.Allowed && d.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(d.RetryAfter, 10))
+		h["Retry-After"] = []string{strconv.FormatInt(d.RetryAfter, 10)}
 	}
 	w, ok := d.Nearest()
 	if !ok {
 		return
 	}
-	h.Set("X-RateLimit-Limit", strconv.FormatInt(w.Limit, 10))
-	h.Set("X-RateLimit-Remaining", strconv.FormatInt(w.Remaining, 10))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(w.Reset, 10))
+	// Set as the contract spells them (X-RateLimit-*, not Go's canonical X-Ratelimit-*): names
+	// are case-insensitive, but the documents clients follow show this spelling.
+	h["X-RateLimit-Limit"] = []string{strconv.FormatInt(w.Limit, 10)}
+	h["X-RateLimit-Remaining"] = []string{strconv.FormatInt(w.Remaining, 10)}
+	h["X-RateLimit-Reset"] = []string{strconv.FormatInt(w.Reset, 10)}
 	if !ietf {
 		return
 	}
@@ -37,13 +39,13 @@ func WriteHeaders(h http.Header, d *Decision, ietf bool) {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, s.Window, 10)
 	}
-	h.Set("RateLimit-Policy", string(b))
+	h["RateLimit-Policy"] = []string{string(b)}
 	b = appendName(b[:0], w.Window)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, w.Remaining, 10)
 	b = append(b, ";t="...)
 	b = strconv.AppendInt(b, w.Reset, 10)
-	h.Set("RateLimit", string(b))
+	h["RateLimit"] = []string{string(b)}
 }
 
 // appendName appends a window's policy name, "<w>s" as a structured-field string.

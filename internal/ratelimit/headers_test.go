@@ -16,25 +16,25 @@ func TestWriteHeaders(t *testing.T) {
 		want http.Header
 	}{
 		{"one window", Decision{Allowed: true, Windows: []WindowState{minute}}, false, http.Header{
-			"X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Remaining": {"12"}, "X-Ratelimit-Reset": {"30"},
+			"X-RateLimit-Limit": {"60"}, "X-RateLimit-Remaining": {"12"}, "X-RateLimit-Reset": {"30"},
 		}},
 		{"the nearest of two", Decision{Allowed: true, Windows: []WindowState{minute, {Limit: 100, Window: 3600, Remaining: 5, Reset: 1800}}}, false, http.Header{
-			"X-Ratelimit-Limit": {"100"}, "X-Ratelimit-Remaining": {"5"}, "X-Ratelimit-Reset": {"1800"},
+			"X-RateLimit-Limit": {"100"}, "X-RateLimit-Remaining": {"5"}, "X-RateLimit-Reset": {"1800"},
 		}},
 		{"refused", Decision{Refused: RefusedWindow, Window: 0, RetryAfter: 30, Windows: []WindowState{{Limit: 60, Window: 60, Reset: 30}, day}}, false, http.Header{
-			"X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"30"}, "Retry-After": {"30"},
+			"X-RateLimit-Limit": {"60"}, "X-RateLimit-Remaining": {"0"}, "X-RateLimit-Reset": {"30"}, "Retry-After": {"30"},
 		}},
 		{"credits exhausted, no refill", Decision{Refused: RefusedCredits, Window: -1, Windows: []WindowState{minute}}, false, http.Header{
-			"X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Remaining": {"12"}, "X-Ratelimit-Reset": {"30"},
+			"X-RateLimit-Limit": {"60"}, "X-RateLimit-Remaining": {"12"}, "X-RateLimit-Reset": {"30"},
 		}},
 		{"credits exhausted, no windows", Decision{Refused: RefusedCredits, Window: -1, RetryAfter: 3600}, false, http.Header{
 			"Retry-After": {"3600"},
 		}},
 		{"nothing to say", Decision{Allowed: true, Window: -1, Degraded: true}, true, http.Header{}},
 		{"IETF fields", Decision{Allowed: true, Windows: []WindowState{minute, day}}, true, http.Header{
-			"X-Ratelimit-Limit": {"60"}, "X-Ratelimit-Remaining": {"12"}, "X-Ratelimit-Reset": {"30"},
-			"Ratelimit-Policy": {`"60s";q=60;w=60, "86400s";q=10000;w=86400`},
-			"Ratelimit":        {`"60s";r=12;t=30`},
+			"X-RateLimit-Limit": {"60"}, "X-RateLimit-Remaining": {"12"}, "X-RateLimit-Reset": {"30"},
+			"RateLimit-Policy": {`"60s";q=60;w=60, "86400s";q=10000;w=86400`},
+			"RateLimit":        {`"60s";r=12;t=30`},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -455,7 +455,7 @@ func TestPresetBusinessKeysConcurrent(t *testing.T) {
 // answers for the token alone — the default plan and a bucket of its own — instead of the
 // business the token's requests count against: the handler asks for the plan without a
 // resource, and only a key carries one. TestPresetBusinessKeysLimitsOfAPerson checks the fix.
-const personalLimitsUnresolved = true
+const personalLimitsUnresolved = false
 
 // TestPresetBusinessKeysLimitsOfAPerson: a staff member's GET /v1/limits shows the plan of their
 // business and what its shared bucket holds — what their next request through the API will
@@ -487,7 +487,7 @@ func TestPresetBusinessKeysLimitsOfAPerson(t *testing.T) {
 // though its business and plan are known and the route is rate limited (CONTRACT §8: "on every
 // answer of a rate-limited route"; the document: "Rate limit information is included in the
 // response headers"). TestPresetBusinessKeysHeadersOnRefusals checks the fix.
-const refusalHeadersMissing = true
+const refusalHeadersMissing = false
 
 // TestPresetBusinessKeysHeadersOnRefusals: a refusal after the credential is known carries the
 // business's window as it stands, spending nothing.
