@@ -182,7 +182,7 @@ type Store interface {
 	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
 	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
 	// their current secret; so does the bootstrap token. No event is written.
-	PurgeExpired(ctx context.Context, now time.Time) (int, error) // expired scoped tokens go too
+	PurgeExpired(ctx context.Context, now time.Time) (int, error) // expired scoped tokens and console sessions go too
 
 	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
 	// trail (audit.Fingerprinter): 32 random bytes the store made the first time it was opened,
@@ -201,6 +201,9 @@ type Store interface {
 	// theirs, …), in one transaction with ev, and reports them in Revoked.ScopedIDs.
 	// ErrNotFound when there is no such token.
 	DeleteScopedToken(ctx context.Context, id string, ev Event) (Revoked, error)
+
+	// Sessions keeps console sessions; PurgeExpired deletes the expired ones.
+	Sessions
 
 	// AppendEvents writes audit events that belong to no change (refused credentials).
 	AppendEvents(ctx context.Context, evs []Event) error
@@ -585,4 +588,39 @@ type ResourceFilter struct {
 	// Within, when non-nil, keeps only these resources and their descendants; an empty non-nil
 	// slice selects nothing.
 	Within []string
+}
+
+// Session is a console session (CONTRACT §11.34): a person signed in to the console with a
+// password. Its token lives only in the browser's cookie; the store keeps its SHA-256 hash.
+// A session is not a credential of the native API: Resolve never finds one, so a session
+// cookie can never authenticate a request to /v1.
+//
+// A user's sessions end with the user: DeleteUser, a demotion (SetAdmin with a nil token) and
+// any change of the stored password hash (ChangePassword, UpdateUser) delete every session of
+// the user in the same transaction. Export and Import leave sessions out: a store moved to
+// another backend signs everyone out of the console.
+type Session struct {
+	ID     string
+	UserID string
+	Hash   Hash
+	// ExpiresAt is when the session stops working; CreatedAt when it was made.
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	// IssuedAgainst is the password hash the sign-in checked; CreateSession compares it with
+	// the stored one (it is never stored), as CreateToken does.
+	IssuedAgainst string
+}
+
+// Sessions is the part of Store that keeps console sessions.
+type Sessions interface {
+	// CreateSession stores a session (as its hash) and writes ev, in one transaction.
+	// ErrNotFound when s.UserID names no user; ErrConflict when the id or the hash is taken;
+	// ErrChanged when s.IssuedAgainst is set and is no longer the user's password hash.
+	CreateSession(ctx context.Context, s Session, ev Event) error
+	// ResolveSession returns the session whose token hashes to hash, expired ones included
+	// (the caller compares ExpiresAt with its clock), or ErrNotFound. IssuedAgainst is empty.
+	ResolveSession(ctx context.Context, hash Hash) (Session, error)
+	// DeleteSession removes the session id and writes ev (none when ev.Action is empty), in
+	// one transaction. ErrNotFound when there is no such session.
+	DeleteSession(ctx context.Context, id string, ev Event) error
 }

@@ -18,9 +18,9 @@ const purgeQuery = `DELETE FROM secrets s
 
 // PurgeExpired deletes, in one transaction, personal and admin tokens whose expires_at is at or
 // before now, key secrets whose expires_at is at or before now while their key has another
-// secret (the one a reissue stored), and scoped tokens that expired; the partial index
-// secrets_expiry finds the secrets without a scan. Keys, their current secret and the bootstrap
-// token are never deleted here. What stopped working by itself was not revoked: the hashes the
+// secret (the one a reissue stored), and scoped tokens and console sessions that expired; the
+// partial index secrets_expiry finds the secrets without a scan. Keys, their current secret
+// and the bootstrap token are never deleted here. What stopped working by itself was not revoked: the hashes the
 // secrets_revoked trigger recorded for these rows are removed again. No event is written.
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
@@ -44,6 +44,10 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			return wrap("purge expired", err)
 		}
 		n = int64(len(hashes)) + tag.RowsAffected()
+		if tag, err = tx.Exec(ctx, "DELETE FROM sessions WHERE expires_at <= $1", pos(now)); err != nil {
+			return wrap("purge expired", err)
+		}
+		n += tag.RowsAffected()
 		return nil
 	})
 	if err != nil {

@@ -18,8 +18,8 @@ const purgeQuery = `DELETE FROM secrets
 // PurgeExpired deletes, in one transaction, personal and admin tokens whose expires_at is at or
 // before now, and key secrets whose expires_at is at or before now while their key has another
 // secret (the one a reissue stored); the partial index secrets_expiry finds them without a
-// scan. Keys, their current secret and the bootstrap token are never deleted here. No event is
-// written.
+// scan. Expired scoped tokens and console sessions go too. Keys, their current secret and the
+// bootstrap token are never deleted here. No event is written.
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "purge expired", func(tx *sql.Tx) error {
@@ -49,6 +49,15 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			return wrap("purge expired", err)
 		}
 		n += scoped
+		res, err = tx.ExecContext(ctx, "DELETE FROM sessions WHERE expires_at <= ?", unix(now))
+		if err != nil {
+			return wrap("purge expired", err)
+		}
+		sessions, err := res.RowsAffected()
+		if err != nil {
+			return wrap("purge expired", err)
+		}
+		n += sessions
 		// What stopped working by itself was not revoked: forget what the secrets_revoked
 		// trigger recorded for these rows.
 		for _, h := range hashes {

@@ -95,6 +95,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
 		{"ExportImport", testExportImport},
+		{"Sessions", testSessions},
+		{"SessionsEndWithUser", testSessionsEndWithUser},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
