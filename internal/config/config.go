@@ -44,6 +44,22 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Gateway is the upstream and the routes requests to it are checked against.
 	Gateway Gateway `yaml:"gateway"`
+	// Console is the web console at /console/.
+	Console Console `yaml:"console"`
+}
+
+// MaxAdminSession is the longest an admin's console session lasts, whatever
+// console.session_ttl says: a session of an admin carries admin power (CONTRACT §11.34).
+const MaxAdminSession = 12 * time.Hour
+
+// MaxSessionTTL bounds console.session_ttl.
+const MaxSessionTTL = 30 * 24 * time.Hour
+
+// Console is the web console at /console/ (CONTRACT §9).
+type Console struct {
+	// SessionTTL is how long a console sign-in lasts (default 12h, at most 720h). An admin's
+	// session lasts at most MaxAdminSession whatever this says.
+	SessionTTL time.Duration `yaml:"session_ttl"`
 }
 
 // Log formats.
@@ -505,5 +521,6 @@ func Default() *Config {
 			LastUsedFlush: 10 * time.Second,
 		},
 		RateLimit: RateLimit{Mode: RateLimitExact, RedisDown: RedisDownClosed},
+		Console:   Console{SessionTTL: 12 * time.Hour},
 	}
 }

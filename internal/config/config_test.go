@@ -54,6 +54,7 @@ func TestDefault(t *testing.T) {
 		Cache:     Cache{Size: 100000, NegativeTTL: 2 * time.Second, Staleness: time.Second, LastUsedFlush: 10 * time.Second},
 		Quotas:    Quotas{LoginPerMinute: 120, RevokePerMinute: 60, WritesPerMinute: 300, KeysPerOwner: 1000},
 		RateLimit: RateLimit{Mode: "exact", RedisDown: "closed"},
+		Console:   Console{SessionTTL: 12 * time.Hour},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
@@ -524,5 +525,22 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("error repeats a password: %v", err)
 		}
+	}
+}
+
+// TestConsole: console.session_ttl is read in either duration form and keeps its default when
+// the section does not name it.
+func TestConsole(t *testing.T) {
+	if c := mustParse(t, "console:\n  session_ttl: 2h\n"); c.Console.SessionTTL != 2*time.Hour {
+		t.Errorf("session_ttl: 2h = %s", c.Console.SessionTTL)
+	}
+	if c := mustParse(t, "console: {session_ttl: 3600}\n"); c.Console.SessionTTL != time.Hour {
+		t.Errorf("session_ttl: 3600 = %s", c.Console.SessionTTL)
+	}
+	if c := mustParse(t, "console: {}\n"); c.Console.SessionTTL != 12*time.Hour {
+		t.Errorf("an empty console section: session_ttl = %s, want the default 12h", c.Console.SessionTTL)
+	}
+	if _, err := Parse([]byte("console: {idle: 1h}\n")); err == nil || !strings.Contains(err.Error(), `console: unknown field "idle"`) {
+		t.Errorf("an unknown console field: err = %v", err)
 	}
 }

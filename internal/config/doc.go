@@ -32,9 +32,9 @@
 //   - roles is the exception: the roles a file names are added to the built-in observer, member
 //     and admin. Redefining one of those three with other permissions is an error.
 //   - Sections that are records of settings — server, api, tokens, keys, passwords, login,
-//     cache, rate_limit, gateway — keep the default value of every field they do not name:
-//     passwords: {memory_kib: 65536} changes only the memory and keeps the default iterations
-//     and parallelism. Within such a section a list or map field (server.trusted_proxies,
+//     cache, rate_limit, gateway, console — keep the default value of every field they do not
+//     name: passwords: {memory_kib: 65536} changes only the memory and keeps the default
+//     iterations and parallelism. Within such a section a list or map field (server.trusted_proxies,
 //     gateway.routes) is again replaced whole.
 //   - A new entry of a map or list (an exchange type, a plan, a route) starts from its own
 //     defaults where it has any (an exchange ttl of 1h, a route cost of 1, a plan bucket of

@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 		c.validatePlans,
 		c.validateRateLimit,
 		c.validateGateway,
+		c.validateConsole,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -659,6 +660,13 @@ func (c *Config) validateRoute(i int, r *Route) error {
 	}
 	if r.Cost < 0 {
 		return errorf("%s.cost must be 0 or more, not %d", f, r.Cost)
+	}
+	return nil
+}
+
+func (c *Config) validateConsole() error {
+	if t := c.Console.SessionTTL; t < time.Minute || t > MaxSessionTTL {
+		return errorf("console.session_ttl must be from 1m to %s, not %s", MaxSessionTTL, t)
 	}
 	return nil
 }

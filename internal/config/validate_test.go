@@ -246,6 +246,12 @@ func TestValidate(t *testing.T) {
 		{"rate limit fast", func(c *Config) { c.RateLimit.Mode, c.RateLimit.RedisDown = "fast", "local" }, ""},
 		{"rate limit redis down", func(c *Config) { c.RateLimit.RedisDown = "" }, `rate_limit.redis_down must be closed, local or open`},
 
+		// console
+		{"session ttl an hour", func(c *Config) { c.Console.SessionTTL = time.Hour }, ""},
+		{"session ttl 30 days", func(c *Config) { c.Console.SessionTTL = MaxSessionTTL }, ""},
+		{"session ttl zero", func(c *Config) { c.Console.SessionTTL = 0 }, "console.session_ttl must be from 1m to 720h0m0s, not 0s"},
+		{"session ttl too long", func(c *Config) { c.Console.SessionTTL = MaxSessionTTL + time.Hour }, "console.session_ttl must be from 1m to 720h0m0s"},
+
 		// gateway
 		{"upstream none", func(c *Config) { c.Gateway.Upstream = "" }, ""},
 		{"upstream no scheme", func(c *Config) { c.Gateway.Upstream = "localhost:9000" }, "gateway.upstream must be an http:// or https:// URL"},
