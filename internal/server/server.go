@@ -32,6 +32,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/cache"
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/console"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/exchange"
 	"github.com/lanyardhq/lanyard/internal/gateway"
@@ -253,6 +254,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	con, err := console.New(console.Options{Config: cfg, API: h, Sessions: st, Key: key, Logger: log, Now: o.Now})
+	if err != nil {
+		return err
+	}
 
 	ln := o.Listener
 	if ln == nil {
@@ -270,7 +275,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           withConsole(con, h),
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -320,6 +325,7 @@ func Run(ctx context.Context, o Options) error {
 		scheme = "https"
 	}
 	log.Info("lanyard is serving", "addr", ln.Addr().String(), "scheme", scheme, "api", cfg.API.Prefix)
+	log.Info("console", "url", console.URL(ln.Addr().String(), tlsOn))
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
 	}
@@ -342,6 +348,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log.Info("lanyard stopped")
 	return nil
+}
+
+// withConsole serves /console and everything under it with the console, every other path with
+// the API (which also answers the gateway's paths). It is not a ServeMux: the API answers paths
+// a ServeMux would clean and redirect (CONTRACT §11.41, §11.56) itself.
+func withConsole(con, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if console.Handles(r.URL.Path) {
+			con.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
