@@ -184,7 +184,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (c *Console) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/console", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, Path, http.StatusSeeOther)
+		c.seeOther(w, r, Path)
 	})
 	mux.HandleFunc("/console/static/{name}", c.only(http.MethodGet, c.serveAsset))
 	mux.HandleFunc("/console/login", c.methods(map[string]http.HandlerFunc{

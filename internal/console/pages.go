@@ -81,7 +81,7 @@ func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s *session
 // did not do what it asked, and the page says why.
 func (c *Console) showFrom(w http.ResponseWriter, r *http.Request, s *session, back string, a answer) {
 	if a.status == http.StatusUnauthorized {
-		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		c.seeOther(w, r, "/console/login")
 		return
 	}
 	if a.retryAfter != "" {
@@ -177,7 +177,7 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *session) 
 		c.showFrom(w, r, s, ret, a)
 		return
 	}
-	http.Redirect(w, r, done(ret, "revoked"), http.StatusSeeOther)
+	c.seeOther(w, r, done(ret, "revoked"))
 }
 
 // reissueKey gives a key a new secret; the old one stops working at once.
@@ -209,11 +209,11 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 	tok, sess, err := c.newSession(r, s.user.ID, s.user.Admin, "")
 	if err != nil {
 		// The password changed; only a new sign-in is missing.
-		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		c.seeOther(w, r, "/console/login")
 		return
 	}
 	c.setCookie(w, r, SessionCookie, tok, int(sess.ExpiresAt.Sub(sess.CreatedAt).Seconds()))
-	http.Redirect(w, r, done(Path, "password"), http.StatusSeeOther)
+	c.seeOther(w, r, done(Path, "password"))
 }
 
 // createResource makes a resource (POST /resources) with the form's type, id, name and parent.
@@ -233,10 +233,10 @@ func (c *Console) createResource(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	var res resourceJSON
 	if err := a.decode(&res); err != nil {
-		http.Redirect(w, r, done(ret, "resource"), http.StatusSeeOther)
+		c.seeOther(w, r, done(ret, "resource"))
 		return
 	}
-	http.Redirect(w, r, done(res.Path(), "resource"), http.StatusSeeOther)
+	c.seeOther(w, r, done(res.Path(), "resource"))
 }
 
 type auditFilter struct {
@@ -350,7 +350,7 @@ func (c *Console) memberChange(w http.ResponseWriter, r *http.Request, s *sessio
 		c.showFrom(w, r, s, ret, a)
 		return
 	}
-	http.Redirect(w, r, done(ret, what)+"#members", http.StatusSeeOther)
+	c.seeOther(w, r, done(ret, what)+"#members")
 }
 
 // addMember gives the user with the form's email the form's role on the resource.
@@ -414,7 +414,7 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, s *session)
 		c.showFrom(w, r, s, "/console/users", a)
 		return
 	}
-	http.Redirect(w, r, done("/console/users", "user"), http.StatusSeeOther)
+	c.seeOther(w, r, done("/console/users", "user"))
 }
 
 // promoteUser makes a user an admin. The API answers with a new admin token for them, shown
@@ -451,5 +451,5 @@ func (c *Console) userChange(w http.ResponseWriter, r *http.Request, s *session,
 		c.showFrom(w, r, s, "/console/users", a)
 		return
 	}
-	http.Redirect(w, r, done("/console/users", what), http.StatusSeeOther)
+	c.seeOther(w, r, done("/console/users", what))
 }

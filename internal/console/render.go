@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -189,6 +190,19 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	}
 }
 
+// seeOther answers 303 to target, a console path, with a small page that links it: every
+// console answer has a body, the redirect after a post too.
+func (c *Console) seeOther(w http.ResponseWriter, r *http.Request, target string) {
+	h := w.Header()
+	h.Set("Location", target)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusSeeOther)
+	if r.Method != http.MethodHead {
+		_, _ = io.WriteString(w, "<!doctype html>\n<title>See other · lanyard</title>\n<p><a href=\""+
+			template.HTMLEscapeString(target)+"\">Continue</a></p>\n")
+	}
+}
+
 type errorView struct {
 	Status  int
 	Message string
@@ -210,7 +224,7 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, s *session
 func (c *Console) apiError(w http.ResponseWriter, r *http.Request, s *session, a answer) {
 	if a.status == http.StatusUnauthorized {
 		// The session is not accepted any more: sign in again.
-		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+		c.seeOther(w, r, "/console/login")
 		return
 	}
 	if a.retryAfter != "" {

@@ -71,7 +71,7 @@ func (c *Console) authed(h handler) http.HandlerFunc {
 					target += "?next=" + url.QueryEscape(next)
 				}
 			}
-			http.Redirect(w, r, target, http.StatusSeeOther)
+			c.seeOther(w, r, target)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -222,7 +222,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, a.status, a.message, email, next)
 		return
 	}
-	if old, ok := r.Cookie(SessionCookie); ok == nil {
+	if old, err := r.Cookie(SessionCookie); err == nil {
 		if prev, err := c.sessions.ResolveSession(r.Context(), credential.Hash(old.Value)); err == nil {
 			_ = c.sessions.DeleteSession(r.Context(), prev.ID, store.Event{})
 		}
@@ -242,7 +242,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if next == "" {
 		next = Path
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	c.seeOther(w, r, next)
 }
 
 // newSession stores a new session of the user and returns its token. An admin's lasts at most
@@ -276,7 +276,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.setCookie(w, r, SessionCookie, "", -1)
-	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+	c.seeOther(w, r, "/console/login")
 }
 
 // safeNext returns next when it is a console page of this origin to come back to after a

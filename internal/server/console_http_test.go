@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -290,8 +292,8 @@ func TestConsoleRedirects(t *testing.T) {
 		}
 	}
 	// A form posted without a session asks nothing of the API.
-	if p := b.post("/console/keys", url.Values{"name": {"k"}}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/login" {
-		t.Errorf("POST /console/keys without a session: %d to %q", p.status, p.header.Get("Location"))
+	if p := b.post("/console/keys", url.Values{"name": {"k"}}); p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/login" || p.body == "" {
+		t.Errorf("POST /console/keys without a session: %d to %q (body %q)", p.status, p.header.Get("Location"), p.body)
 	}
 	// htmx follows redirects inside the page: it is told to load the sign-in page whole.
 	if p := b.do("POST", "/console/keys/k/revoke", url.Values{}, map[string]string{"HX-Request": "true"}); p.status != http.StatusUnauthorized || p.header.Get("HX-Redirect") != "/console/login" {
@@ -894,4 +896,73 @@ func TestConsoleURLLogged(t *testing.T) {
 	if !strings.Contains(logs.String(), want) {
 		t.Errorf("the start-up log lacks %q:\n%s", want, logs.String())
 	}
+}
+
+// sessionCookie is the session cookie an answer sets, or nil.
+func sessionCookie(h http.Header) *http.Cookie {
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == console.SessionCookie {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestConsoleSecureCookie: the session cookie is Secure when the browser came over TLS —
+// to lanyard itself, or to a trusted proxy that says so — and only then.
+func TestConsoleSecureCookie(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	in := start(t, startOpts{mutate: func(c *config.Config) {
+		c.Server.TLSCert, c.Server.TLSKey = certFile, keyFile
+	}})
+	in.base = strings.Replace(in.base, "http://", "https://", 1)
+	email := in.newUserTLS(pool, "ann")
+	b := newWebClient(t, in)
+	b.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	p := b.signIn(email, annPassword)
+	if c := sessionCookie(p.header); p.status != http.StatusSeeOther || c == nil || !c.Secure || !c.HttpOnly {
+		t.Errorf("sign-in over TLS: %d, cookie %+v; want a Secure, HttpOnly session cookie", p.status, c)
+	}
+
+	behind := start(t, startOpts{mutate: func(c *config.Config) { c.Server.TrustedProxies = []string{"127.0.0.1"} }})
+	email = behind.newUser("bob")
+	for proto, secure := range map[string]bool{"https": true, "http": false} {
+		b := newWebClient(t, behind)
+		login := b.mustGet(200, "/console/login")
+		p := b.do("POST", "/console/login", url.Values{"csrf": {login.csrf(t)}, "email": {email}, "password": {annPassword}},
+			map[string]string{"X-Forwarded-Proto": proto})
+		if c := sessionCookie(p.header); c == nil || c.Secure != secure {
+			t.Errorf("sign-in through a trusted proxy with X-Forwarded-Proto %s: cookie %+v, want Secure %v", proto, c, secure)
+		}
+	}
+	// From anyone else X-Forwarded-Proto says nothing.
+	plain := start(t, startOpts{})
+	email = plain.newUser("cy")
+	b = newWebClient(t, plain)
+	login := b.mustGet(200, "/console/login")
+	p = b.do("POST", "/console/login", url.Values{"csrf": {login.csrf(t)}, "email": {email}, "password": {annPassword}},
+		map[string]string{"X-Forwarded-Proto": "https"})
+	if c := sessionCookie(p.header); c == nil || c.Secure {
+		t.Errorf("X-Forwarded-Proto from an untrusted peer made the cookie %+v", c)
+	}
+}
+
+// newUserTLS is newUser for an instance served over TLS with a certificate pool trusts.
+func (in *instance) newUserTLS(pool *x509.CertPool, id string) string {
+	in.t.Helper()
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	r, err := http.NewRequest("POST", in.base+"/v1/users", strings.NewReader(`{"id": "`+id+`", "email": "`+id+`@example.com", "password": "`+annPassword+`"}`))
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "Bearer "+testBootstrap)
+	resp, err := c.Do(r)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		in.t.Fatalf("creating user %s over TLS: %d", id, resp.StatusCode)
+	}
+	return id + "@example.com"
 }
