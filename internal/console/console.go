@@ -111,7 +111,7 @@ func New(o Options) (*Console, error) {
 	if c.assets, err = loadAssets(); err != nil {
 		return nil, err
 	}
-	if c.pages, err = parsePages(c.assets); err != nil {
+	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
 	c.mux = c.routes()

@@ -145,7 +145,7 @@ var funcs = template.FuncMap{
 }
 
 // parsePages parses every page template with the layout.
-func parsePages(a *assets) (map[string]*template.Template, error) {
+func parsePages() (map[string]*template.Template, error) {
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/parts.html")
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,7 +62,40 @@ func newChrome(t *testing.T, in *instance) *chrome {
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting %s: %v", bin, err)
 	}
-	return &chrome{t: t, ctx: ctx, in: in}
+	c := &chrome{t: t, ctx: ctx, in: in}
+	c.watchConsole()
+	return c
+}
+
+// watchConsole fails the test, when it ends, for every uncaught script error and every
+// Content-Security-Policy violation the pages reported: the policy forbids inline script and
+// style, and neither htmx nor the console's own script may need them.
+func (c *chrome) watchConsole() {
+	var (
+		mu  sync.Mutex
+		bad []string
+	)
+	messages := chromedp.Console(c.ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Source == "security" || strings.Contains(m.Text, "Content Security Policy") {
+				mu.Lock()
+				bad = append(bad, m.String()+" ("+m.URL+")")
+				mu.Unlock()
+			}
+		}
+	}()
+	// Registered after the browser's cleanup, so it runs before the browser ends.
+	c.t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range bad {
+			c.t.Errorf("the browser reported: %s", m)
+		}
+	})
 }
 
 // do runs steps in the browser and fails the test when one fails.
