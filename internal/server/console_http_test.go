@@ -966,3 +966,46 @@ func (in *instance) newUserTLS(pool *x509.CertPool, id string) string {
 	}
 	return id + "@example.com"
 }
+
+// TestConsoleCreateResource: the resource forms are the API's POST /v1/resources: an admin's
+// session makes a root resource, a manager a child, and anyone else gets the API's refusal.
+func TestConsoleCreateResource(t *testing.T) {
+	in := start(t, startOpts{})
+	admin, member := in.newUser("ann"), in.newUser("bob")
+	in.must(200, req{method: "POST", path: "/v1/users/ann/admin", token: testBootstrap})
+
+	a := newWebClient(t, in)
+	a.mustSignIn(admin, annPassword)
+	acct := a.mustGet(200, "/console/")
+	if !strings.Contains(acct.body, `action="/console/resources"`) {
+		t.Fatalf("an admin's account page has no form to create a resource")
+	}
+	p := a.post("/console/resources", url.Values{"csrf": {acct.csrf(t)}, "type": {"organization"}, "id": {"initech"}, "name": {"Initech"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/console/resources/organization/initech?done=resource" {
+		t.Fatalf("create an organization: %d to %q: %s", p.status, p.header.Get("Location"), p.body)
+	}
+	page := a.mustGet(200, "/console/resources/organization/initech?done=resource")
+	if !strings.Contains(page.body, "Initech") || !strings.Contains(page.body, `name="parent" value="organization/initech"`) {
+		t.Errorf("the new organization's page lacks its name or the form for what goes inside it")
+	}
+	p = a.post("/console/resources", url.Values{"csrf": {acct.csrf(t)}, "type": {"project"}, "id": {"tps"}, "parent": {"organization/initech"},
+		"next": {"/console/resources/organization/initech"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("create a project inside it: %d %s", p.status, p.body)
+	}
+	in.must(200, req{method: "GET", path: "/v1/resources/project/tps", token: testBootstrap})
+	if p := a.post("/console/resources", url.Values{"csrf": {acct.csrf(t)}, "type": {"organization"}, "id": {"initech"}}); p.status != http.StatusConflict || p.alert() == "" {
+		t.Errorf("an id that is taken: %d %q, want the API's 409", p.status, p.alert())
+	}
+
+	b := newWebClient(t, in)
+	b.mustSignIn(member, annPassword)
+	acct = b.mustGet(200, "/console/")
+	if strings.Contains(acct.body, `action="/console/resources"`) {
+		t.Errorf("a member's account page offers to create a root resource")
+	}
+	if p := b.post("/console/resources", url.Values{"csrf": {acct.csrf(t)}, "type": {"organization"}, "id": {"mine"}}); p.status != http.StatusForbidden || p.alert() == "" {
+		t.Errorf("a member creating a root resource: %d %q, want the API's 403", p.status, p.alert())
+	}
+	in.must(404, req{method: "GET", path: "/v1/resources/organization/mine", token: testBootstrap})
+}
