@@ -60,3 +60,14 @@ func peerAddr(r *http.Request) netip.Addr {
 	}
 	return a.Unmap()
 }
+
+// ClientAddr is the client's address as the API decides it (the peer's, or the forwarded one
+// from a trusted proxy), for the console's audit trail and log.
+func (h *Handler) ClientAddr(r *http.Request) netip.Addr { return h.clientAddr(r) }
+
+// TrustedPeer reports whether the request's peer is one of server.trusted_proxies (whose
+// X-Forwarded-* headers count).
+func (h *Handler) TrustedPeer(r *http.Request) bool {
+	peer := peerAddr(r)
+	return peer.IsValid() && h.isTrusted(peer)
+}

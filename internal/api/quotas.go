@@ -48,3 +48,9 @@ func (h *Handler) spendQuota(r *http.Request, rt *Route, id *authn.Identity) err
 	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
 		Message: "Too many requests of this kind; try again later.", RetryAfter: int((wait + time.Second - 1) / time.Second)}
 }
+
+// SpendLoginQuota spends one sign-in of the client address's quotas.login_per_minute, as
+// POST /v1/auth/login does: the console's sign-in form is the same door.
+func (h *Handler) SpendLoginQuota(r *http.Request) error {
+	return h.spendQuota(r, &Route{Quota: h.quotas.login}, nil)
+}

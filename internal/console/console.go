@@ -30,6 +30,11 @@ type API interface {
 	CheckPassword(r *http.Request, email, password string) (store.User, error)
 	// Prefix is where the native API is mounted ("/v1").
 	Prefix() string
+	// ClientAddr is the client's address; TrustedPeer whether the peer is a trusted proxy.
+	ClientAddr(r *http.Request) netip.Addr
+	TrustedPeer(r *http.Request) bool
+	// SpendLoginQuota spends one sign-in of the client address's quota (429 past it).
+	SpendLoginQuota(r *http.Request) error
 }
 
 // Options are the console's dependencies and settings.
@@ -296,49 +301,13 @@ func (c *Console) accessLog(r *http.Request, w *statusWriter, rid string, d time
 	)
 }
 
-// clientAddr is the client's address: the peer's, or — when the peer is a trusted proxy — the
-// right-most X-Forwarded-For address that is not itself a trusted proxy (the rule the API
-// follows).
-func (c *Console) clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	addr := ap.Addr().Unmap()
-	if !c.isTrusted(addr) {
-		return addr
-	}
-	fwd := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(fwd) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(fwd[i]))
-		if err != nil {
-			return addr
-		}
-		a = a.Unmap()
-		if !c.isTrusted(a) {
-			return a
-		}
-	}
-	return addr
-}
-
-func (c *Console) isTrusted(a netip.Addr) bool {
-	for _, p := range c.trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
+// clientAddr is the client's address, as the API decides it.
+func (c *Console) clientAddr(r *http.Request) netip.Addr { return c.api.ClientAddr(r) }
 
 // overTLS reports whether the browser reached lanyard over TLS: directly, or through a trusted
 // proxy that says so in X-Forwarded-Proto.
 func (c *Console) overTLS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && c.isTrusted(ap.Addr().Unmap()) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return r.TLS != nil || (c.api.TrustedPeer(r) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https"))
 }
 
 // newRequestID is a random id for a console request, passed on to the API requests it makes so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -78,7 +79,13 @@ func (a noAPI) CheckPassword(*http.Request, string, string) (store.User, error) 
 	return store.User{}, nil
 }
 
-func (noAPI) Prefix() string { return "/v1" }
+func (noAPI) Prefix() string                      { return "/v1" }
+func (noAPI) ClientAddr(*http.Request) netip.Addr { return netip.Addr{} }
+func (noAPI) TrustedPeer(*http.Request) bool      { return false }
+func (a noAPI) SpendLoginQuota(*http.Request) error {
+	a.t.Errorf("the console spent a sign-in")
+	return nil
+}
 
 // noSessions holds no session.
 type noSessions struct{ store.Sessions }

@@ -213,7 +213,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.renderLogin(w, r, http.StatusForbidden, "This sign-in form could not be verified (it expired, or cookies are off); nothing was sent. Try again.", email, next)
 		return
 	}
-	u, err := c.api.CheckPassword(r, email, f.Get("password"))
+	err = c.api.SpendLoginQuota(r)
+	var u store.User
+	if err == nil {
+		u, err = c.api.CheckPassword(r, email, f.Get("password"))
+	}
 	if err != nil {
 		a := checkError(err)
 		if a.retryAfter != "" {
