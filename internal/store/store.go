@@ -13,6 +13,8 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -227,6 +229,51 @@ type Store interface {
 	// Meta records replace what the store has (its instance key included). An event appended
 	// afterwards gets an ID greater than every imported one. records is read once.
 	Import(ctx context.Context, records iter.Seq2[Record, error]) error
+
+	// Heartbeat records that the node n is alive (CONTRACT §11.33): it creates n's row, or
+	// replaces its StartedAt, LastSeenAt and Applied with n's. No event is written. An empty
+	// ID is ErrInvalid.
+	Heartbeat(ctx context.Context, n Node) error
+	// ListNodes returns the nodes last seen at or after since, ordered by ID.
+	ListNodes(ctx context.Context, since time.Time) ([]Node, error)
+	// DeleteNodes forgets the nodes last seen before before, and reports how many.
+	DeleteNodes(ctx context.Context, before time.Time) (int, error)
+
+	// AppendRevocation adds r to the revocation log and returns the Seq it gave it (r.Seq is
+	// ignored): greater than every Seq given before, and given in commit order, so that a
+	// reader that has read up to Seq n never later finds a new entry at or below n.
+	AppendRevocation(ctx context.Context, r Revocation) (int64, error)
+	// Revocations returns up to limit entries of the log whose Seq is greater than after, in
+	// Seq order; a limit that is not positive means 50.
+	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, error)
+	// LastRevocation returns the greatest Seq the log holds (0 when it is empty). Trimming
+	// never lowers it.
+	LastRevocation(ctx context.Context) (int64, error)
+	// TrimRevocations deletes the entries whose At is before before, except the newest entry
+	// of the log, and reports how many.
+	TrimRevocations(ctx context.Context, before time.Time) (int, error)
+}
+
+// Node is a lanyard process serving the store, as it last reported itself (Heartbeat). Nodes
+// and the revocation log are how several nodes of one store keep their caches in step
+// (internal/fanout); neither is exported, imported or audited.
+type Node struct {
+	ID         string
+	StartedAt  time.Time
+	LastSeenAt time.Time
+	// Applied is the Seq of the newest revocation the node has applied to its cache.
+	Applied int64
+}
+
+// Revocation is an entry of the revocation log: what a change made on one node revoked, so
+// that every other node forgets it too.
+type Revocation struct {
+	// Seq is the entry's position in the log, given by AppendRevocation.
+	Seq int64
+	At  time.Time
+	// Node is the id of the node that made the change.
+	Node    string
+	Revoked Revoked
 }
 
 // Record is one record of a whole store, as Export reads it and Import writes it: exactly one
@@ -461,6 +508,46 @@ func (r *Revoked) Merge(o Revoked) {
 	r.UserIDs = append(r.UserIDs, o.UserIDs...)
 	r.Hashes = append(r.Hashes, o.Hashes...)
 	r.ScopedIDs = append(r.ScopedIDs, o.ScopedIDs...)
+}
+
+// revokedJSON is how the revocation log keeps a Revoked: hashes in hex, empty lists left out.
+type revokedJSON struct {
+	Resources []string `json:"resources,omitempty"`
+	KeyIDs    []string `json:"keys,omitempty"`
+	TokenIDs  []string `json:"tokens,omitempty"`
+	UserIDs   []string `json:"users,omitempty"`
+	Hashes    []string `json:"hashes,omitempty"`
+	ScopedIDs []string `json:"scoped,omitempty"`
+}
+
+// MarshalJSON writes r as the revocation log keeps it: {"keys": ["k1"], "hashes": ["<hex>"], …}.
+func (r Revoked) MarshalJSON() ([]byte, error) {
+	j := revokedJSON{Resources: r.Resources, KeyIDs: r.KeyIDs, TokenIDs: r.TokenIDs, UserIDs: r.UserIDs, ScopedIDs: r.ScopedIDs}
+	for _, h := range r.Hashes {
+		j.Hashes = append(j.Hashes, hex.EncodeToString(h[:]))
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (r *Revoked) UnmarshalJSON(b []byte) error {
+	var j revokedJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	out := Revoked{Resources: j.Resources, KeyIDs: j.KeyIDs, TokenIDs: j.TokenIDs, UserIDs: j.UserIDs, ScopedIDs: j.ScopedIDs}
+	for _, s := range j.Hashes {
+		var h Hash
+		if len(s) != hex.EncodedLen(len(h)) {
+			return fmt.Errorf("store: revoked hash %q is not 64 hex digits", s)
+		}
+		if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+			return fmt.Errorf("store: revoked hash %q is not 64 hex digits", s)
+		}
+		out.Hashes = append(out.Hashes, h)
+	}
+	*r = out
+	return nil
 }
 
 // Empty reports whether nothing was revoked.

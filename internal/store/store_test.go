@@ -1,6 +1,9 @@
 package store
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -76,5 +79,29 @@ func TestNormalizeEmailIsIdempotent(t *testing.T) {
 	}
 	for _, s := range []string{"\u0345\u0130", "\u1FB3\u0301", "\u0390\u1E9E", "\u0149", "\uFB05"} {
 		check(s)
+	}
+}
+
+func TestRevokedJSON(t *testing.T) {
+	r := Revoked{KeyIDs: []string{"k1"}, Hashes: []Hash{{1, 2, 3}}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"keys":["k1"],"hashes":["0102030000000000000000000000000000000000000000000000000000000000"]}`
+	if string(b) != want {
+		t.Errorf("Marshal = %s, want %s", b, want)
+	}
+	var back Revoked
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, r) {
+		t.Errorf("Unmarshal = %+v, %v; want %+v", back, err, r)
+	}
+	if b, _ := json.Marshal(Revoked{}); string(b) != "{}" {
+		t.Errorf("an empty Revoked is %s, want {}", b)
+	}
+	for _, bad := range []string{`{"hashes":["01"]}`, `{"hashes":["` + strings.Repeat("zz", 32) + `"]}`, `{"hashes":["` + strings.Repeat("00", 33) + `"]}`, `{"keys":"k1"}`} {
+		if err := json.Unmarshal([]byte(bad), &back); err == nil {
+			t.Errorf("Unmarshal(%s) = nil error", bad)
+		}
 	}
 }

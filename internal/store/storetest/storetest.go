@@ -97,6 +97,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ExportImport", testExportImport},
 		{"Sessions", testSessions},
 		{"SessionsEndWithUser", testSessionsEndWithUser},
+		{"Nodes", testNodes},
+		{"RevocationLog", testRevocationLog},
+		{"RevocationTail", testRevocationTail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore) })
