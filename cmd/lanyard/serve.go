@@ -18,7 +18,7 @@ import (
 
 // serverFlags are the flags serve and bootstrap reset share (CONTRACT §1).
 type serverFlags struct {
-	config, addr, data, store, redis, upstream, tlsCert, tlsKey, logFormat string
+	config, addr, data, store, redis, upstream, tlsCert, tlsKey, logFormat, nodeID string
 }
 
 func (f *serverFlags) register(fs *pflag.FlagSet) {
@@ -31,6 +31,7 @@ func (f *serverFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (env LANYARD_TLS_CERT)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (env LANYARD_TLS_KEY)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format text|json (env LANYARD_LOG_FORMAT; default text)")
+	fs.StringVar(&f.nodeID, "node-id", "", "this node's id among the nodes of one store (env LANYARD_NODE_ID; default HOSTNAME:PORT)")
 }
 
 // load builds the validated config: built-in default, file, env, then the flags that were set.
@@ -54,6 +55,7 @@ func (f *serverFlags) load(fs *pflag.FlagSet, getenv func(string) string) (*conf
 		TLSCert:   set("tls-cert", &f.tlsCert),
 		TLSKey:    set("tls-key", &f.tlsKey),
 		LogFormat: set("log-format", &f.logFormat),
+		NodeID:    set("node-id", &f.nodeID),
 	})
 }
 

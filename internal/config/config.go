@@ -69,7 +69,7 @@ const (
 )
 
 // Server is how lanyard listens, stores and logs. Flags and env override Addr, Data, Store,
-// Redis, TLSCert, TLSKey and LogFormat.
+// Redis, TLSCert, TLSKey, LogFormat and NodeID.
 type Server struct {
 	// Addr is the HOST:PORT to listen on (port 0: any free port).
 	Addr string `yaml:"addr"`
@@ -86,6 +86,10 @@ type Server struct {
 	TLSKey  string `yaml:"tls_key"`
 	// LogFormat is LogText or LogJSON.
 	LogFormat string `yaml:"log_format"`
+	// NodeID names this node among the nodes of one store (GET /v1/nodes, the lagging nodes of
+	// ?wait=propagated; CONTRACT §11.33). "" is the default: the OS hostname and the listening
+	// port, "<hostname>:<port>".
+	NodeID string `yaml:"node_id"`
 	// MaxBodyBytes bounds a request body lanyard reads itself (413 above it).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxHeaderBytes bounds a request's headers (431 above it).

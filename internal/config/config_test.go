@@ -463,25 +463,25 @@ gateway:
 	all := map[string]string{
 		"LANYARD_ADDR": "127.0.0.1:1", "LANYARD_DATA": "d", "LANYARD_STORE": "postgres://db/lanyard",
 		"LANYARD_REDIS": "redis://r:6379", "LANYARD_UPSTREAM": "https://up", "LANYARD_TLS_CERT": "c",
-		"LANYARD_TLS_KEY": "k", "LANYARD_LOG_FORMAT": "json",
+		"LANYARD_TLS_KEY": "k", "LANYARD_LOG_FORMAT": "json", "LANYARD_NODE_ID": "node-a",
 	}
 	c, err = Load("", func(k string) string { return all[k] }, Overrides{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []string{c.Server.Addr, c.Server.Data, c.Server.Store, c.Server.Redis, c.Gateway.Upstream, c.Server.TLSCert, c.Server.TLSKey, c.Server.LogFormat}
-	if want := []string{"127.0.0.1:1", "d", "postgres://db/lanyard", "redis://r:6379", "https://up", "c", "k", "json"}; !reflect.DeepEqual(got, want) {
+	got := []string{c.Server.Addr, c.Server.Data, c.Server.Store, c.Server.Redis, c.Gateway.Upstream, c.Server.TLSCert, c.Server.TLSKey, c.Server.LogFormat, c.Server.NodeID}
+	if want := []string{"127.0.0.1:1", "d", "postgres://db/lanyard", "redis://r:6379", "https://up", "c", "k", "json", "node-a"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("from env: %q, want %q", got, want)
 	}
 	c, err = Load("", func(k string) string { return all[k] }, Overrides{
 		Addr: str("127.0.0.1:2"), Data: str("fd"), Store: str(""), Redis: str(""), Upstream: str("http://f"),
-		TLSCert: str(""), TLSKey: str(""), LogFormat: str("text"),
+		TLSCert: str(""), TLSKey: str(""), LogFormat: str("text"), NodeID: str("node-b"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = []string{c.Server.Addr, c.Server.Data, c.Server.Store, c.Server.Redis, c.Gateway.Upstream, c.Server.TLSCert, c.Server.TLSKey, c.Server.LogFormat}
-	if want := []string{"127.0.0.1:2", "fd", "", "", "http://f", "", "", "text"}; !reflect.DeepEqual(got, want) {
+	got = []string{c.Server.Addr, c.Server.Data, c.Server.Store, c.Server.Redis, c.Gateway.Upstream, c.Server.TLSCert, c.Server.TLSKey, c.Server.LogFormat, c.Server.NodeID}
+	if want := []string{"127.0.0.1:2", "fd", "", "", "http://f", "", "", "text", "node-b"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("from flags: %q, want %q", got, want)
 	}
 

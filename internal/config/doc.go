@@ -13,8 +13,8 @@
 //     upstream).
 //  2. The YAML file, when a path is given.
 //  3. The environment: LANYARD_ADDR, LANYARD_DATA, LANYARD_STORE, LANYARD_REDIS,
-//     LANYARD_UPSTREAM, LANYARD_TLS_CERT, LANYARD_TLS_KEY, LANYARD_LOG_FORMAT. A variable that is
-//     unset or empty leaves the value as it is.
+//     LANYARD_UPSTREAM, LANYARD_TLS_CERT, LANYARD_TLS_KEY, LANYARD_LOG_FORMAT, LANYARD_NODE_ID. A
+//     variable that is unset or empty leaves the value as it is.
 //  4. Flags: every non-nil field of Overrides, even an empty string (so --redis "" turns off a
 //     Redis the file configured).
 //

@@ -17,6 +17,7 @@ const (
 	EnvTLSCert   = "LANYARD_TLS_CERT"
 	EnvTLSKey    = "LANYARD_TLS_KEY"
 	EnvLogFormat = "LANYARD_LOG_FORMAT"
+	EnvNodeID    = "LANYARD_NODE_ID"
 )
 
 // Overrides are the flags of `lanyard serve` (CONTRACT §1) that were set: a nil field was not
@@ -31,6 +32,7 @@ type Overrides struct {
 	TLSCert   *string // --tls-cert → Server.TLSCert
 	TLSKey    *string // --tls-key → Server.TLSKey
 	LogFormat *string // --log-format → Server.LogFormat
+	NodeID    *string // --node-id → Server.NodeID
 }
 
 // targets lists each overridable value with its env variable and flag.
@@ -52,6 +54,7 @@ func (c *Config) targets(o Overrides) []struct {
 		{EnvTLSCert, o.TLSCert, &c.Server.TLSCert},
 		{EnvTLSKey, o.TLSKey, &c.Server.TLSKey},
 		{EnvLogFormat, o.LogFormat, &c.Server.LogFormat},
+		{EnvNodeID, o.NodeID, &c.Server.NodeID},
 	}
 }
 

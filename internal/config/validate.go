@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 var (
@@ -91,6 +93,9 @@ func (c *Config) validateServer() error {
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return errorf("server.tls_cert and server.tls_key must be given together, or neither")
+	}
+	if err := checkNodeID(s.NodeID); err != nil {
+		return err
 	}
 	if s.LogFormat != LogText && s.LogFormat != LogJSON {
 		return errorf("server.log_format must be text or json, not %q", s.LogFormat)
@@ -667,6 +672,22 @@ func (c *Config) validateRoute(i int, r *Route) error {
 func (c *Config) validateConsole() error {
 	if t := c.Console.SessionTTL; t < time.Minute || t > MaxSessionTTL {
 		return errorf("console.session_ttl must be from 1m to %s, not %s", MaxSessionTTL, t)
+	}
+	return nil
+}
+
+// MaxNodeIDLen bounds server.node_id.
+const MaxNodeIDLen = 128
+
+// checkNodeID refuses a node id that lists and logs could not show as it is: one longer than
+// MaxNodeIDLen bytes, or holding a space, a control character or invalid UTF-8. "" is the
+// default id.
+func checkNodeID(id string) error {
+	if len(id) > MaxNodeIDLen {
+		return errorf("server.node_id must be at most %d bytes, not %d", MaxNodeIDLen, len(id))
+	}
+	if !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return errorf("server.node_id must be text without spaces or control characters, not %q", id)
 	}
 	return nil
 }
