@@ -6,7 +6,9 @@
 //
 // Entries live at most Options.TTL (the staleness bound): a change made by another process on
 // the same database (another node, `lanyard bootstrap reset`) is seen within that bound even
-// when no notification reaches this node.
+// when no notification reaches this node. Options.Publish hears of every revoking write once
+// this node has forgotten what it revoked, so that the other nodes forget it too, long before
+// the bound (internal/fanout); Invalidate and ClearTree are how they do.
 package cache
 
 import (
@@ -30,6 +32,12 @@ type Options struct {
 	NegativeTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Publish, when set, is called after every write that may have revoked a credential or
+	// taken away access, once this node has forgotten it, with the write's context and what
+	// it revoked: empty when the write changed grants or the resource tree (the other nodes
+	// then clear their tree whole). It is not called for a write that failed with a store
+	// error saying nothing changed (ErrNotFound, ErrConflict, ErrInvalid, ErrChanged).
+	Publish func(ctx context.Context, r store.Revoked)
 }
 
 // Store is a store.Store whose Resolve is cached.
@@ -224,7 +232,7 @@ func (c *Store) ResolveScoped(ctx context.Context, h store.Hash) (store.ScopedTo
 
 func (c *Store) DeleteScopedToken(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteScopedToken(ctx, id, ev)
-	c.afterWrite(r, store.Revoked{ScopedIDs: []string{id}})
+	c.afterWrite(ctx, r, store.Revoked{ScopedIDs: []string{id}}, err)
 	return r, err
 }
 
@@ -246,7 +254,7 @@ func (c *Store) Len() int {
 func (c *Store) DeleteUser(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteUser(ctx, id, ev)
 	c.ClearTree() // the user's grants went with it
-	c.afterWrite(r, store.Revoked{UserIDs: []string{id}})
+	c.afterWrite(ctx, r, store.Revoked{UserIDs: []string{id}}, err)
 	return r, err
 }
 
@@ -255,7 +263,7 @@ func (c *Store) SetAdmin(ctx context.Context, userID string, t *store.Token, ev 
 	if t != nil {
 		c.forget(t.Hash)
 	}
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return u, r, err
 }
 
@@ -270,28 +278,28 @@ func (c *Store) CreateKey(ctx context.Context, k store.Key, s store.Secret, guar
 
 func (c *Store) UpdateKey(ctx context.Context, id string, fn func(*store.Key) error, ev store.Event) (store.Key, error) {
 	k, err := c.Store.UpdateKey(ctx, id, fn, ev)
-	c.afterWrite(store.Revoked{}, store.Revoked{KeyIDs: []string{id}})
+	c.afterWrite(ctx, store.Revoked{}, store.Revoked{KeyIDs: []string{id}}, err)
 	return k, err
 }
 
 func (c *Store) DeleteKey(ctx context.Context, id string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteKey(ctx, id, ev)
 	c.ClearTree() // and any grant naming the key
-	c.afterWrite(r, store.Revoked{KeyIDs: []string{id}})
+	c.afterWrite(ctx, r, store.Revoked{KeyIDs: []string{id}}, err)
 	return r, err
 }
 
 func (c *Store) DeleteKeys(ctx context.Context, f store.KeyFilter, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteKeys(ctx, f, ev)
 	c.ClearTree()
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return r, err
 }
 
 func (c *Store) ReissueKey(ctx context.Context, id string, s store.Secret, graceUntil time.Time, ev store.Event) (store.Key, store.Revoked, error) {
 	k, r, err := c.Store.ReissueKey(ctx, id, s, graceUntil, ev)
 	c.forget(s.Hash)
-	c.afterWrite(r, store.Revoked{KeyIDs: []string{id}})
+	c.afterWrite(ctx, r, store.Revoked{KeyIDs: []string{id}}, err)
 	return k, r, err
 }
 
@@ -303,13 +311,13 @@ func (c *Store) CreateToken(ctx context.Context, t store.Token, ev store.Event) 
 
 func (c *Store) ChangePassword(ctx context.Context, userID, expect, hash, keep string, at time.Time, ev store.Event) (store.User, store.Revoked, error) {
 	u, r, err := c.Store.ChangePassword(ctx, userID, expect, hash, keep, at, ev)
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return u, r, err
 }
 
 func (c *Store) DeleteTokens(ctx context.Context, f store.TokenFilter, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteTokens(ctx, f, ev)
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return r, err
 }
 
@@ -322,24 +330,39 @@ func (c *Store) InitBootstrap(ctx context.Context, t store.Token, ev store.Event
 func (c *Store) ResetBootstrap(ctx context.Context, t store.Token, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.ResetBootstrap(ctx, t, ev)
 	c.forget(t.Hash)
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return r, err
 }
 
 func (c *Store) ReplaceBootstrap(ctx context.Context, t store.Token, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.ReplaceBootstrap(ctx, t, ev)
 	c.forget(t.Hash)
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{}, err)
 	return r, err
 }
 
 // afterWrite invalidates what the store reported revoked and the entries the write was about,
 // whether or not it reported an error: an error from the driver after a commit cannot be told
-// from one before it, and dropping an entry is always safe.
-func (c *Store) afterWrite(r store.Revoked, about store.Revoked) {
+// from one before it, and dropping an entry is always safe. Then it publishes them.
+func (c *Store) afterWrite(ctx context.Context, r store.Revoked, about store.Revoked, err error) {
 	r.Merge(about)
 	if r.Empty() {
 		return
 	}
 	c.Invalidate(r)
+	c.publish(ctx, r, err)
+}
+
+// publish tells Options.Publish of a write that may have revoked r (or, r empty, changed
+// grants or the tree), unless err says that the write changed nothing.
+func (c *Store) publish(ctx context.Context, r store.Revoked, err error) {
+	if c.opts.Publish == nil {
+		return
+	}
+	for _, nothing := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, store.ErrChanged} {
+		if errors.Is(err, nothing) {
+			return
+		}
+	}
+	c.opts.Publish(ctx, r)
 }

@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -265,5 +267,93 @@ func TestNegativeCacheOff(t *testing.T) {
 	}
 	if n := cnt.calls.Load(); n != 3 {
 		t.Fatalf("with the negative cache off the store was asked %d times, want 3", n)
+	}
+}
+
+// TestPublishHearsRevokingWrites: Options.Publish hears of every write that revoked something
+// or took access away, after this node forgot it, and of no write that changed nothing.
+func TestPublishHearsRevokingWrites(t *testing.T) {
+	type heard struct {
+		r store.Revoked
+		// stale: inside Publish, this node still resolved the revoked key.
+		stale bool
+	}
+	tests := []struct {
+		name  string
+		write func(t *testing.T, c *Store) error
+		want  []string // what each call published, as "keys=…" (none: nil)
+	}{
+		{"DeleteKey", func(t *testing.T, c *Store) error {
+			_, err := c.DeleteKey(t.Context(), "k1", store.Event{})
+			return err
+		}, []string{"keys=[k1]"}},
+		{"DeleteKey of no key", func(t *testing.T, c *Store) error {
+			_, err := c.DeleteKey(t.Context(), "nope", store.Event{})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("DeleteKey(nope) = %v", err)
+			}
+			return nil
+		}, nil},
+		{"DeleteUser", func(t *testing.T, c *Store) error {
+			_, err := c.DeleteUser(t.Context(), "u1", store.Event{})
+			return err
+		}, []string{"keys=[k1]"}},
+		{"PutGrant", func(t *testing.T, c *Store) error {
+			_, err := c.PutGrant(t.Context(), store.Grant{Resource: "organization/acme", Principal: "user:u1", Role: "observer"}, nil, store.Event{})
+			return err
+		}, []string{"keys=[]"}},
+		{"DeleteGrant", func(t *testing.T, c *Store) error {
+			return c.DeleteGrant(t.Context(), "organization/acme", "user:u1", nil, store.Event{})
+		}, []string{"keys=[]"}},
+		{"DeleteGrant of no grant", func(t *testing.T, c *Store) error {
+			if err := c.DeleteGrant(t.Context(), "organization/acme", "user:nobody", nil, store.Event{}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("DeleteGrant(nobody) = %v", err)
+			}
+			return nil
+		}, nil},
+		{"DeleteResource", func(t *testing.T, c *Store) error {
+			_, err := c.DeleteResource(t.Context(), "organization/acme", store.Event{})
+			return err
+		}, []string{"keys=[]"}},
+		{"CreateKey", func(t *testing.T, c *Store) error {
+			newKey(t, c, "k2", "u1")
+			return nil
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c *Store
+			var got []heard
+			var h store.Hash
+			c, _, _ = setup(t, Options{TTL: time.Hour, Publish: func(ctx context.Context, r store.Revoked) {
+				_, err := c.Resolve(ctx, h)
+				got = append(got, heard{r: r, stale: err == nil && slices.Contains(r.KeyIDs, "k1")})
+			}})
+			h = newKey(t, c, "k1", "u1")
+			if err := c.CreateResource(t.Context(), store.Resource{Type: "organization", ID: "acme"}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.PutGrant(t.Context(), store.Grant{Resource: "organization/acme", Principal: "user:u1", Role: "admin"}, nil, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Resolve(t.Context(), h); err != nil {
+				t.Fatal(err)
+			}
+			got = nil
+			if err := tt.write(t, c); err != nil {
+				t.Fatal(err)
+			}
+			var summary []string
+			for _, g := range got {
+				keys := slices.Compact(slices.Sorted(slices.Values(g.r.KeyIDs)))
+				summary = append(summary, fmt.Sprintf("keys=%v", keys))
+				if g.stale {
+					t.Errorf("Publish was called while this node still resolved k1")
+				}
+			}
+			if !slices.Equal(summary, tt.want) {
+				t.Errorf("published %q, want %q", summary, tt.want)
+			}
+		})
 	}
 }

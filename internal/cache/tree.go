@@ -164,25 +164,28 @@ func (c *Store) CreateResource(ctx context.Context, r store.Resource, ev store.E
 func (c *Store) UpdateResource(ctx context.Context, ref string, fn func(*store.Resource) error, guard store.Guard, ev store.Event) (store.Resource, error) {
 	r, err := c.Store.UpdateResource(ctx, ref, fn, guard, ev)
 	c.ClearTree()
+	c.publish(ctx, store.Revoked{}, err) // a move takes the subtree out of its old ancestors' reach
 	return r, err
 }
 
 func (c *Store) DeleteResource(ctx context.Context, ref string, ev store.Event) (store.Revoked, error) {
 	r, err := c.Store.DeleteResource(ctx, ref, ev)
 	c.ClearTree()
-	c.afterWrite(r, store.Revoked{})
+	c.afterWrite(ctx, r, store.Revoked{Resources: []string{ref}}, err)
 	return r, err
 }
 
 func (c *Store) PutGrant(ctx context.Context, g store.Grant, guard store.Guard, ev store.Event) (store.Grant, error) {
 	out, err := c.Store.PutGrant(ctx, g, guard, ev)
 	c.ClearTree()
+	c.publish(ctx, store.Revoked{}, err) // a replaced grant may give a lesser role
 	return out, err
 }
 
 func (c *Store) DeleteGrant(ctx context.Context, resource, principal string, guard store.Guard, ev store.Event) error {
 	err := c.Store.DeleteGrant(ctx, resource, principal, guard, ev)
 	c.ClearTree()
+	c.publish(ctx, store.Revoked{}, err)
 	return err
 }
 

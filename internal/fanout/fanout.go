@@ -1,0 +1,350 @@
+// Package fanout carries revocations from the lanyard node that made them to every other node of
+// the same store, and lets a caller wait until they have arrived (CONTRACT §1, §11.33).
+//
+// Each node keeps resolved credentials, resources and grants in an in-process cache
+// (internal/cache) whose entries live at most the staleness bound, cache.staleness (1 s by
+// default). The node that makes a change forgets what it revoked before it answers; the other
+// nodes learn of it through this package, normally within tens of milliseconds, and in any case
+// within the bound, when their entries expire.
+//
+// # One mechanism: a log in the store
+//
+// Every write the cache calls revoking (cache.Options.Publish: a deleted key, token, user,
+// resource or grant, a reissue, a demotion, a changed password, a changed or moved resource) is
+// appended to the store's revocation log after it committed: its seq, its time, the id of the
+// node that made it and what it revoked (store.Revoked). Each node tails the log every
+// PollInterval, reading the entries after the last seq it applied, and makes its cache forget
+// what each entry of another node names (Options.Forget: the credentials it names, and the whole
+// resource and grant cache). The store gives seqs in commit order, so reading "after seq n"
+// never skips an entry.
+//
+// The log lives in the store that every node shares already, so there is no second system to
+// run, secure or watch, and it works the same on PostgreSQL and on SQLite. Entries are trimmed
+// once they are older than KeepLog (a minute, far past the staleness bound; the newest is kept
+// so that seqs keep growing).
+//
+// # Nodes and heartbeats
+//
+// Each node has an id (server.node_id, by default "<hostname>:<port>") and a row in the store:
+// when it started, when it was last seen, and the seq of the newest entry it applied. Register
+// writes the row before the node serves its first request; the tailer writes it again at least
+// every HeartbeatInterval (2 s), and at once when it applied another node's entry. A node seen
+// within LiveWindow (10 s) is live: GET /v1/nodes lists the live nodes. A node that stops
+// gracefully dates its last heartbeat to the zero time, so it stops counting as live at once;
+// rows not seen for KeepNodes are deleted.
+//
+// # Waiting for a revocation (?wait=propagated)
+//
+// Wait returns once every other live node has applied every entry this node appended, or at
+// the staleness bound with the ids of the nodes that have not (by then their caches have
+// expired what the entries name anyway). A lone node answers at once.
+//
+// # When the log cannot be reached
+//
+// An entry that cannot be appended is kept and appended again on the next tick until the bound
+// has passed (later, every node's cache has forgotten it anyway); a tick whose read fails is
+// logged once and retried on the next tick, so the tailer resumes by itself when the store
+// answers again. Meanwhile the cache's lifetime keeps staleness within the bound, and a node
+// that cannot reach the store cannot resolve anything new either: it fails closed.
+package fanout
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lanyardhq/lanyard/internal/store"
+)
+
+// The package's intervals and windows.
+const (
+	// PollInterval is how often a node reads the revocation log.
+	PollInterval = 25 * time.Millisecond
+	// HeartbeatInterval is the longest a node goes without writing its row.
+	HeartbeatInterval = 2 * time.Second
+	// LiveWindow is how recently a node must have been seen to count as live.
+	LiveWindow = 10 * time.Second
+	// KeepLog is how long entries stay in the revocation log.
+	KeepLog = time.Minute
+	// KeepNodes is how long the row of a node that is no longer seen is kept.
+	KeepNodes = 24 * time.Hour
+	// trimInterval is how often a node trims the log and the node rows.
+	trimInterval = 10 * time.Second
+	// waitInterval is how often Wait reads the node rows.
+	waitInterval = 10 * time.Millisecond
+	// batch bounds the entries one read of the log returns.
+	batch = 500
+)
+
+// Options configure a Fanout.
+type Options struct {
+	// Store is the shared store.
+	Store store.Store
+	// ID is this node's id.
+	ID string
+	// Forget makes this node's cache forget what another node revoked.
+	Forget func(store.Revoked)
+	// Bound is the staleness bound (cache.staleness): how long Wait waits at most, and how long
+	// an entry that could not be appended is tried again.
+	Bound time.Duration
+	// Now is the clock of the times written to the store (time.Now when nil).
+	Now func() time.Time
+	// Logger receives the tailer's warnings (none when nil).
+	Logger *slog.Logger
+	// Poll overrides PollInterval (tests).
+	Poll time.Duration
+}
+
+// Fanout is one node's side of the fan-out: it publishes this node's revocations, applies the
+// others', keeps the node's row alive and answers waits. It is safe for concurrent use.
+type Fanout struct {
+	o Options
+	// started is when Register ran, written before Run starts.
+	started time.Time
+
+	// applied is the seq of the newest entry of the log this node has read; only Register
+	// and Run write it.
+	applied atomic.Int64
+	// published is the greatest seq this node appended.
+	published atomic.Int64
+
+	mu sync.Mutex
+	// pending are entries that could not be appended yet.
+	pending []store.Revocation
+	// failing says the tailer's last tick failed.
+	failing bool
+}
+
+// New returns the fan-out of the node o.ID; call Register, then Run.
+func New(o Options) *Fanout {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Poll <= 0 {
+		o.Poll = PollInterval
+	}
+	if o.Bound <= 0 {
+		o.Bound = time.Second
+	}
+	if o.Forget == nil {
+		o.Forget = func(store.Revoked) {}
+	}
+	return &Fanout{o: o}
+}
+
+// ID is this node's id.
+func (f *Fanout) ID() string { return f.o.ID }
+
+// Applied is the seq of the newest entry of the log this node has read.
+func (f *Fanout) Applied() int64 { return f.applied.Load() }
+
+// Register starts reading the log at its newest entry (this node's cache holds nothing older)
+// and writes the node's row, so that the node is listed before it serves.
+func (f *Fanout) Register(ctx context.Context) error {
+	last, err := f.o.Store.LastRevocation(ctx)
+	if err != nil {
+		return err
+	}
+	f.applied.Store(last)
+	f.started = f.o.Now()
+	return f.heartbeat(ctx, f.started)
+}
+
+func (f *Fanout) heartbeat(ctx context.Context, seen time.Time) error {
+	return f.o.Store.Heartbeat(ctx, store.Node{ID: f.o.ID, StartedAt: f.started, LastSeenAt: seen, Applied: f.applied.Load()})
+}
+
+// Publish appends what a write of this node revoked to the log (cache.Options.Publish). The
+// write has been made: the append does not end with the request, and one that fails is tried
+// again by Run until the bound has passed.
+func (f *Fanout) Publish(ctx context.Context, r store.Revoked) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.o.Bound)
+	defer cancel()
+	e := store.Revocation{At: f.o.Now(), Node: f.o.ID, Revoked: r}
+	if err := f.append(ctx, e); err != nil {
+		f.mu.Lock()
+		f.pending = append(f.pending, e)
+		f.mu.Unlock()
+		f.o.Logger.Warn("revocation fan-out: the revocation could not be written to the log; trying again",
+			"error", err.Error())
+	}
+}
+
+func (f *Fanout) append(ctx context.Context, e store.Revocation) error {
+	seq, err := f.o.Store.AppendRevocation(ctx, e)
+	if err != nil {
+		return err
+	}
+	for {
+		old := f.published.Load()
+		if seq <= old || f.published.CompareAndSwap(old, seq) {
+			return nil
+		}
+	}
+}
+
+// Run tails the log, applies the other nodes' entries, writes the node's row and trims the
+// log until ctx ends; then it marks the node as stopped.
+func (f *Fanout) Run(ctx context.Context) {
+	tick := time.NewTicker(f.o.Poll)
+	defer tick.Stop()
+	lastBeat, lastTrim := time.Now(), time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			f.leave(context.WithoutCancel(ctx))
+			return
+		case <-tick.C:
+		}
+		// A store that hangs holds one tick up for at most the bound.
+		tctx, cancel := context.WithTimeout(ctx, f.o.Bound)
+		f.retryPending(tctx)
+		foreign, err := f.tail(tctx)
+		if err == nil && (foreign || time.Since(lastBeat) >= HeartbeatInterval) {
+			if err = f.heartbeat(tctx, f.o.Now()); err == nil {
+				lastBeat = time.Now()
+			}
+		}
+		if err == nil && time.Since(lastTrim) >= trimInterval {
+			err = f.trim(tctx)
+			lastTrim = time.Now()
+		}
+		cancel()
+		if ctx.Err() == nil {
+			f.report(err)
+		}
+	}
+}
+
+// tail applies every entry after the last one read, and reports whether one was another node's.
+func (f *Fanout) tail(ctx context.Context) (foreign bool, err error) {
+	for {
+		es, err := f.o.Store.Revocations(ctx, f.applied.Load(), batch)
+		if err != nil {
+			return foreign, err
+		}
+		for _, e := range es {
+			if e.Node != f.o.ID {
+				f.o.Forget(e.Revoked)
+				foreign = true
+			}
+			f.applied.Store(e.Seq)
+		}
+		if len(es) < batch {
+			return foreign, nil
+		}
+	}
+}
+
+// retryPending appends the entries Publish could not, dropping those older than the bound.
+func (f *Fanout) retryPending(ctx context.Context) {
+	f.mu.Lock()
+	es := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	if len(es) == 0 {
+		return
+	}
+	now := f.o.Now()
+	var keep []store.Revocation
+	for _, e := range es {
+		if now.Sub(e.At) > f.o.Bound {
+			continue // every node's cache has forgotten what it names by now
+		}
+		if err := f.append(ctx, e); err != nil {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) > 0 {
+		f.mu.Lock()
+		f.pending = append(keep, f.pending...)
+		f.mu.Unlock()
+	}
+}
+
+// pendingCount is how many entries wait to be appended.
+func (f *Fanout) pendingCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pending)
+}
+
+func (f *Fanout) trim(ctx context.Context) error {
+	now := f.o.Now()
+	if _, err := f.o.Store.TrimRevocations(ctx, now.Add(-KeepLog)); err != nil {
+		return err
+	}
+	_, err := f.o.Store.DeleteNodes(ctx, now.Add(-KeepNodes))
+	return err
+}
+
+// report logs when the tailer starts failing and when it works again, not on every tick.
+func (f *Fanout) report(err error) {
+	f.mu.Lock()
+	was := f.failing
+	f.failing = err != nil
+	f.mu.Unlock()
+	switch {
+	case err != nil && !was:
+		f.o.Logger.Warn("revocation fan-out: the store does not answer; other nodes' revocations reach this node within the staleness bound meanwhile",
+			"error", err.Error())
+	case err == nil && was:
+		f.o.Logger.Info("revocation fan-out: the store answers again")
+	}
+}
+
+// leave dates the node's last heartbeat to the zero time: it no longer counts as live, and no
+// wait waits for it.
+func (f *Fanout) leave(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.Bound)
+	defer cancel()
+	if err := f.heartbeat(ctx, time.Time{}); err != nil {
+		f.o.Logger.Warn("revocation fan-out: could not mark this node as stopped", "error", err.Error())
+	}
+}
+
+// Live lists the nodes seen within LiveWindow, this one included, by id.
+func (f *Fanout) Live(ctx context.Context) ([]store.Node, error) {
+	return f.o.Store.ListNodes(ctx, f.o.Now().Add(-LiveWindow))
+}
+
+// Wait returns once every other live node has applied every entry this node appended (ok), or
+// when the bound has passed, with the ids of the live nodes that have not: all the other live
+// nodes when an entry could not even be appended, none when the store could not say which
+// nodes are live. It returns early, not ok, when ctx ends.
+func (f *Fanout) Wait(ctx context.Context) (lagging []string, ok bool) {
+	deadline := time.NewTimer(f.o.Bound)
+	defer deadline.Stop()
+	target := int64(-1) // unknown while an entry waits to be appended
+	for {
+		if target < 0 && f.pendingCount() == 0 {
+			target = f.published.Load()
+		}
+		if nodes, err := f.Live(ctx); err == nil {
+			lagging = lagging[:0]
+			for _, n := range nodes {
+				if n.ID != f.o.ID && (target < 0 || n.Applied < target) {
+					lagging = append(lagging, n.ID)
+				}
+			}
+			if len(lagging) == 0 {
+				return nil, true
+			}
+		}
+		step := time.NewTimer(waitInterval)
+		select {
+		case <-ctx.Done():
+			step.Stop()
+			return lagging, false
+		case <-deadline.C:
+			step.Stop()
+			return lagging, false
+		case <-step.C:
+		}
+	}
+}
