@@ -69,6 +69,8 @@ type Options struct {
 	VerifyRequiresCredential bool
 	// Metrics, when set, receives the API's Prometheus series and is served at /metrics.
 	Metrics *prometheus.Registry
+	// Nodes are the nodes of the store (GET /nodes, ?wait=propagated); nil: this node alone.
+	Nodes Nodes
 
 	// PasswordParams are the configured argon2id parameters: a login rehashes a stored hash
 	// made with others, and verifies an unknown email against a dummy hash made with these
@@ -115,6 +117,7 @@ type Handler struct {
 	pw            passwords // login: see login.go
 	checker       *gateway.Checker
 	quotas        quotas
+	nodes         Nodes
 
 	metrics *metrics
 	ids     *requestIDs
@@ -149,6 +152,7 @@ func New(o Options) (*Handler, error) {
 		limits:        o.Limits,
 		ietf:          o.IETFHeaders,
 		schema:        o.Schema,
+		nodes:         o.Nodes,
 	}
 	if len(o.Plans) > 0 {
 		h.plans = make(map[string]bool, len(o.Plans))

@@ -41,6 +41,7 @@ var operations = map[string]operation{
 	"DELETE /users/{id}":       {summary: "Delete a user and every credential and grant it owns (admins).", status: 204},
 	"POST /users/{id}/admin":   {summary: "Make a user an admin; returns a new admin token.", status: 200, response: "Token"},
 	"DELETE /users/{id}/admin": {summary: "Demote an admin and rescind all their admin tokens.", status: 204},
+	"GET /nodes":               {summary: "The nodes serving this store seen in the last 10 s, this one included (admins).", status: 200, response: "NodeList"},
 
 	"POST /auth/login":             {summary: "Exchange email and password for a personal access token.", request: "Login", status: 200, response: "AccessToken"},
 	"DELETE /tokens/personal":      {summary: "Revoke the personal access token used for the call.", status: 204},
@@ -52,10 +53,10 @@ var operations = map[string]operation{
 
 	"POST /keys":              {summary: "Create a key; its token or secret is in this answer only.", request: "KeyCreate", status: 201, response: "IssuedKey"},
 	"GET /keys":               {summary: "List keys (metadata and prefixes, never secrets).", query: []string{"owner", "resource", "limit", "cursor"}, status: 200, response: "KeyList"},
-	"DELETE /keys":            {summary: "Revoke every key of an owner or a resource.", query: []string{"owner", "resource", "wait"}, status: 204},
+	"DELETE /keys":            {summary: "Revoke every key of an owner or a resource.", query: []string{"owner", "resource"}, status: 204},
 	"GET /keys/{id}":          {summary: "Get a key.", status: 200, response: "Key"},
 	"PATCH /keys/{id}":        {summary: "Change a key's name, metadata, expiry, plan, credits or networks.", request: "KeyPatch", status: 200, response: "Key"},
-	"DELETE /keys/{id}":       {summary: "Revoke a key at once.", query: []string{"wait"}, status: 204},
+	"DELETE /keys/{id}":       {summary: "Revoke a key at once.", status: 204},
 	"POST /keys/{id}/reissue": {summary: "Give a key a new token or secret, the old one ending now or after a grace.", request: "Reissue", status: 200, response: "IssuedKey"},
 
 	"POST /resources":                                  {summary: "Create a resource under a parent the caller manages (roots: admins).", request: "ResourceCreate", status: 201, response: "Resource"},
@@ -131,7 +132,13 @@ func objectSchemas() map[string]any {
 		"Revoke":    obj([]string{"token"}, map[string]any{"token": str, "token_type_hint": str}),
 		"Key":       obj([]string{"id", "name", "prefix", "format", "created_at"}, key),
 		"IssuedKey": obj([]string{"id", "name", "prefix", "format", "created_at"}, issued),
-		"KeyList":   list("keys", "Key"),
+		// A revoking call's answer at the staleness bound (?wait=propagated): the nodes that
+		// had not confirmed, added to the answer's own fields when it has any.
+		"Lagging":          obj([]string{"lagging"}, map[string]any{"lagging": map[string]any{"type": "array", "items": str}}),
+		"IssuedKeyLagging": map[string]any{"allOf": []any{ref("IssuedKey"), ref("Lagging")}},
+		"Node":             obj([]string{"id", "started_at", "last_seen_at"}, map[string]any{"id": str, "started_at": tm, "last_seen_at": tm}),
+		"NodeList":         obj([]string{"nodes"}, map[string]any{"nodes": map[string]any{"type": "array", "items": ref("Node")}}),
+		"KeyList":          list("keys", "Key"),
 		"KeyCreate": obj([]string{"name"}, map[string]any{
 			"name": str, "id": str, "owner": str, "resource": str, "role": str,
 			"format": map[string]any{"enum": []string{"token", "key_secret"}}, "expires_in": integer, "plan": str,
@@ -226,6 +233,11 @@ func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
 	for _, q := range op.query {
 		params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
 	}
+	if rt.Revokes {
+		params = append(params, map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"enum": []string{"propagated"}},
+			"description": "propagated: answer once every node of this store seen in the last 10 s refuses what the call revoked, " +
+				"or at the staleness bound with the nodes that do not yet (CONTRACT §11.33)."})
+	}
 	if len(params) > 0 {
 		o["parameters"] = params
 	}
@@ -244,6 +256,19 @@ func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
 		"schema": map[string]any{"$ref": "#/components/schemas/Error"},
 	}}}
 	responses := map[string]any{strconv.Itoa(op.status): success, "4XX": errBody, "5XX": errBody}
+	if lagging := rt.LaggingStatus; rt.Revokes && (lagging == 0 || lagging != op.status) {
+		if lagging == 0 {
+			lagging = http.StatusAccepted
+		}
+		schema := "Lagging"
+		if op.response != "" {
+			schema = op.response + "Lagging"
+		}
+		responses[strconv.Itoa(lagging)] = map[string]any{
+			"description": "With ?wait=propagated, when the staleness bound passed before every node confirmed: the change is made, and lagging names the nodes that had not confirmed.",
+			"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + schema}}},
+		}
+	}
 	if op.badRequest != "" {
 		responses["400"] = map[string]any{"description": "An RFC 6749 §5.2 error.", "content": map[string]any{"application/json": map[string]any{
 			"schema": map[string]any{"$ref": "#/components/schemas/" + op.badRequest},

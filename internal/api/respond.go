@@ -20,8 +20,12 @@ type envelope struct {
 }
 
 // writeJSON sends a success answer, wrapped in the envelope when one is configured. message is
-// the envelope's message. A 204 has no body, envelope or not.
+// the envelope's message. A 204 has no body, envelope or not. A revoking call that waits for
+// its revocation to reach every node (?wait=propagated) waits here, before anything is sent.
 func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any, message string) {
+	if a, ok := w.(*awaiting); ok {
+		status, v = a.settle(status, v)
+	}
 	if status == http.StatusNoContent {
 		w.WriteHeader(status)
 		return

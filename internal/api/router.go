@@ -42,7 +42,13 @@ type Route struct {
 	Doc *operation
 	// Message is the envelope's message for a success.
 	Message string
-	Handle  func(w http.ResponseWriter, r *http.Request) error
+	// Revokes marks a route that revokes credentials or access: with ?wait=propagated its
+	// success answer waits until every live node refuses what it revoked (CONTRACT §11.33;
+	// awaitRevocation). LaggingStatus is the answer's status when the staleness bound passes
+	// first (202 when 0).
+	Revokes       bool
+	LaggingStatus int
+	Handle        func(w http.ResponseWriter, r *http.Request) error
 }
 
 // AnyMethod is the Method of a route that answers every method (Envoy's ext_authz forwards the
@@ -165,6 +171,14 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 	if err := h.spendQuota(r, rt, id); err != nil {
 		h.writeError(w, r, err)
 		return
+	}
+	if rt.Revokes {
+		aw, err := h.awaitRevocation(w, r, rt)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w = aw
 	}
 	if err := rt.Handle(w, r); err != nil {
 		h.writeError(w, r, err)

@@ -122,6 +122,7 @@ var walkCases = map[string]walkCase{
 	"DELETE /users/{id}":       {path: "/v1/users/ann", nobody: 403, observer: 403},
 	"POST /users/{id}/admin":   {path: "/v1/users/ann/admin", nobody: 403, observer: 403},
 	"DELETE /users/{id}/admin": {path: "/v1/users/ann/admin", nobody: 403, observer: 403},
+	"GET /nodes":               {path: "/v1/nodes", nobody: 403, observer: 403},
 
 	"POST /keys": {path: "/v1/keys", body: `{"name": "x", "resource": "organization/acme", "role": "member"}`, nobody: 404, observer: 403},
 	// Another user's keys: 403 whether or not the user exists (§11.37).
