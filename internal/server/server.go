@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/console"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/exchange"
+	"github.com/lanyardhq/lanyard/internal/fanout"
 	"github.com/lanyardhq/lanyard/internal/gateway"
 	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -240,25 +242,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer base.Close()
 
-	st := cache.New(base, cache.Options{
-		Size:        cfg.Cache.Size,
-		TTL:         cfg.Cache.Staleness,
-		NegativeTTL: cfg.Cache.NegativeTTL,
-		Now:         o.Now,
-	})
-	key, err := base.InstanceKey(ctx)
-	if err != nil {
-		return err
-	}
-	h, resolver, refusals, err := buildAPI(cfg, st, key, o, log)
-	if err != nil {
-		return err
-	}
-	con, err := console.New(console.Options{Config: cfg, API: h, Sessions: st, Key: key, Logger: log, Now: o.Now})
-	if err != nil {
-		return err
-	}
-
 	ln := o.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
@@ -266,12 +249,46 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer ln.Close()
 	}
+	// The node's cache forgets what other nodes revoke, and tells them what this one revokes,
+	// through the store's revocation log (internal/fanout).
+	var st *cache.Store
+	fan := fanout.New(fanout.Options{
+		Store:  base,
+		ID:     nodeID(cfg, ln),
+		Forget: func(r store.Revoked) { st.Invalidate(r); st.ClearTree() },
+		Bound:  cfg.Cache.Staleness,
+		Now:    o.Now,
+		Logger: log,
+	})
+	st = cache.New(base, cache.Options{
+		Size:        cfg.Cache.Size,
+		TTL:         cfg.Cache.Staleness,
+		NegativeTTL: cfg.Cache.NegativeTTL,
+		Now:         o.Now,
+		Publish:     fan.Publish,
+	})
+	key, err := base.InstanceKey(ctx)
+	if err != nil {
+		return err
+	}
+	h, resolver, refusals, err := buildAPI(cfg, st, key, fan, o, log)
+	if err != nil {
+		return err
+	}
+	con, err := console.New(console.Options{Config: cfg, API: h, Sessions: st, Key: key, Logger: log, Now: o.Now})
+	if err != nil {
+		return err
+	}
 	// The bootstrap token is made (and a generated one printed) only now that the address is
 	// ours: a start that cannot listen leaves the store as it found it, and the next start
 	// still prints a token. It writes through the cache, as every change does, so that no
 	// entry of a replaced token outlives it.
 	if err := ensureBootstrap(ctx, st, cfg, o, log); err != nil {
 		return err
+	}
+	// Listed in GET /v1/nodes before the first answer, /healthz included (CONTRACT §11.53).
+	if err := fan.Register(ctx); err != nil {
+		return fmt.Errorf("registering node %s: %w", fan.ID(), err)
 	}
 
 	srv := &http.Server{
@@ -300,6 +317,7 @@ func Run(ctx context.Context, o Options) error {
 	})
 	bg.Go(func() { refusals.Run(bgCtx, flushCtx, 5*time.Second) })
 	bg.Go(func() { purgeExpired(bgCtx, st, o.Now, purgeInterval, log) })
+	bg.Go(func() { fan.Run(bgCtx) })
 	if l := h.Limits(); l != nil {
 		// Live credit balances go back to the store in batches, like last use times.
 		bg.Go(func() {
@@ -324,7 +342,7 @@ func Run(ctx context.Context, o Options) error {
 	if tlsOn {
 		scheme = "https"
 	}
-	log.Info("lanyard is serving", "addr", ln.Addr().String(), "scheme", scheme, "api", cfg.API.Prefix)
+	log.Info("lanyard is serving", "addr", ln.Addr().String(), "scheme", scheme, "api", cfg.API.Prefix, "node", fan.ID())
 	log.Info("console", "url", console.URL(ln.Addr().String(), tlsOn))
 	if o.Started != nil {
 		o.Started(ln.Addr().String())
@@ -363,7 +381,7 @@ func withConsole(con, api http.Handler) http.Handler {
 	})
 }
 
-func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
+func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
 	specs := make([]authn.SourceSpec, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		specs[i] = authn.SourceSpec{Type: s.Type, Scheme: s.Scheme, Header: s.Name}
@@ -429,6 +447,7 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, o Options, log *s
 		Plans:                    plans,
 		TrustedProxies:           cfg.Server.TrustedPrefixes(),
 		Metrics:                  newRegistry(st, limits),
+		Nodes:                    nodes,
 		PasswordParams:           pwParams,
 		HashConcurrency:          cfg.Passwords.MaxConcurrent,
 		HashQueueTimeout:         cfg.Passwords.QueueTimeout,
@@ -471,6 +490,22 @@ func readiness(st store.Store, l *gateway.Limits) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// nodeID is the node's id: server.node_id, or "<hostname>:<port>" with the port listened on.
+func nodeID(cfg *config.Config, ln net.Listener) string {
+	if cfg.Server.NodeID != "" {
+		return cfg.Server.NodeID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	port := ln.Addr().String()
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+	}
+	return host + ":" + port
 }
 
 // prefixesOf is the config's token prefixes, as the credential resolver takes them.
