@@ -2,14 +2,20 @@ package server
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/store"
 	"github.com/lanyardhq/lanyard/internal/store/postgres"
+	"github.com/lanyardhq/lanyard/internal/store/postgres/pgtest"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
 
@@ -57,6 +63,195 @@ func startCluster(t *testing.T, n int, storeURL, dir string, bound time.Duration
 		return st
 	}
 	return c
+}
+
+// probe asks GET /v1/me with a bearer token and returns the status, without the harness's
+// OpenAPI check (it runs in timed loops).
+var probeClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
+
+func probe(t *testing.T, base, token string) int {
+	hr, err := http.NewRequest("GET", base+"/v1/me", nil)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	hr.Header.Set("Authorization", "Bearer "+token)
+	resp, err := probeClient.Do(hr)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// revoke deletes a key with a raw request (no OpenAPI check: it is timed) and returns the status.
+func revokeKey(t *testing.T, base, id, query string) int {
+	hr, err := http.NewRequest("DELETE", base+"/v1/keys/"+id+query, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+testBootstrap)
+	resp, err := probeClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (c *cluster) newKey(t *testing.T, on int, owner string) (id, token string) {
+	t.Helper()
+	k := c.nodes[on].must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap,
+		body: `{"name": "k", "owner": "user:` + owner + `"}`}).json(t)
+	return k["id"].(string), k["token"].(string)
+}
+
+// liveIDs is GET /v1/nodes on node on, as sorted ids.
+func (c *cluster) liveIDs(t *testing.T, on int) []string {
+	t.Helper()
+	got := c.nodes[on].must(200, req{method: "GET", path: "/v1/nodes", token: testBootstrap}).json(t)
+	var ids []string
+	for _, n := range got["nodes"].([]any) {
+		m := n.(map[string]any)
+		for _, f := range []string{"started_at", "last_seen_at"} {
+			at, err := time.Parse(time.RFC3339, m[f].(string))
+			if err != nil || time.Since(at) > time.Minute || time.Until(at) > time.Minute {
+				t.Errorf("node %v: %s = %v", m["id"], f, m[f])
+			}
+		}
+		ids = append(ids, m["id"].(string))
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// testCluster is the multi-node body, run over SQLite and PostgreSQL: the nodes list each other,
+// a key made on one works on all, a revocation on one is refused by the others within the
+// bound (measured over revocations revocations), and with ?wait=propagated the very next
+// request on every node is refused.
+func testCluster(t *testing.T, c *cluster, revocations int) {
+	n := len(c.nodes)
+	for i := range c.nodes {
+		if got := c.liveIDs(t, i); !slices.Equal(got, c.ids) {
+			t.Fatalf("GET /v1/nodes on %s = %q, want %q", c.ids[i], got, c.ids)
+		}
+	}
+	c.nodes[0].must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "u", "email": "u@example.com"}`})
+
+	// A key made on one node works on every node.
+	_, shared := c.newKey(t, 1%n, "u")
+	for i, in := range c.nodes {
+		if s := probe(t, in.base, shared); s != 200 {
+			t.Fatalf("the key made on %s answers %d on %s", c.ids[1%n], s, c.ids[i])
+		}
+	}
+
+	// Revocation on one node, refused by the others: measured from the revoking call's answer
+	// to the first refused request on each other node, which asks every 2 ms.
+	var mu sync.Mutex
+	var lat []time.Duration
+	for r := range revocations {
+		origin := r % n
+		id, tok := c.newKey(t, origin, "u")
+		for _, in := range c.nodes {
+			if s := probe(t, in.base, tok); s != 200 { // cached on every node now
+				t.Fatalf("new key %s answers %d on %s", id, s, in.base)
+			}
+		}
+		if s := revokeKey(t, c.nodes[origin].base, id, ""); s != 204 {
+			t.Fatalf("DELETE /v1/keys/%s: %d", id, s)
+		}
+		revoked := time.Now()
+		if s := probe(t, c.nodes[origin].base, tok); s != 401 {
+			t.Fatalf("the revoked key answers %d on the node that revoked it", s)
+		}
+		var wg sync.WaitGroup
+		for i, in := range c.nodes {
+			if i == origin {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tick := time.NewTicker(2 * time.Millisecond) // paces the probes; waits for nothing
+				defer tick.Stop()
+				for probe(t, in.base, tok) != 401 {
+					if time.Since(revoked) > 5*c.bound {
+						t.Errorf("key %s revoked on %s still works on %s after %v", id, c.ids[origin], c.ids[i], time.Since(revoked))
+						return
+					}
+					<-tick.C
+				}
+				d := time.Since(revoked)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
+	t.Logf("revocation seen by the other nodes, %d revocations on %d nodes (%d samples): p50 %v, p99 %v, max %v (bound %v)",
+		revocations, n, len(lat), pct(0.50).Round(100*time.Microsecond), pct(0.99).Round(100*time.Microsecond),
+		lat[len(lat)-1].Round(100*time.Microsecond), c.bound)
+	if p99 := pct(0.99); p99 > c.bound {
+		t.Errorf("p99 %v is over the staleness bound %v", p99, c.bound)
+	}
+
+	// ?wait=propagated: when the call answers, the very next request on every node is refused.
+	for r := range 10 {
+		origin := r % n
+		id, tok := c.newKey(t, origin, "u")
+		for _, in := range c.nodes {
+			if s := probe(t, in.base, tok); s != 200 {
+				t.Fatalf("new key %s answers %d", id, s)
+			}
+		}
+		start := time.Now()
+		if s := revokeKey(t, c.nodes[origin].base, id, "?wait=propagated"); s != 204 {
+			t.Fatalf("DELETE /v1/keys/%s?wait=propagated on %s: %d, want 204", id, c.ids[origin], s)
+		}
+		took := time.Since(start)
+		for i, in := range c.nodes {
+			if s := probe(t, in.base, tok); s != 401 {
+				t.Errorf("right after a revocation waited for (%v), the key answers %d on %s", took, s, c.ids[i])
+			}
+		}
+	}
+
+	// A node that stops is no longer listed, and no longer waited for.
+	if err := c.nodes[n-1].stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.liveIDs(t, 0); !slices.Equal(got, c.ids[:n-1]) {
+		t.Errorf("after %s stopped, GET /v1/nodes = %q", c.ids[n-1], got)
+	}
+	id, _ := c.newKey(t, 0, "u")
+	start := time.Now()
+	if s := revokeKey(t, c.nodes[0].base, id, "?wait=propagated"); s != 204 || time.Since(start) > c.bound {
+		t.Errorf("with a stopped node, DELETE ?wait=propagated answered %d after %v", s, time.Since(start))
+	}
+}
+
+// TestNodesOnPostgres: three nodes over one PostgreSQL database (CONTRACT §1, §11.33).
+func TestNodesOnPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	c := startCluster(t, 3, dsn, "", time.Second)
+	testCluster(t, c, 200)
+}
+
+// TestNodesOnSQLite: the same with three nodes over one SQLite file (processes on one machine
+// sharing --data), with fewer revocations.
+func TestNodesOnSQLite(t *testing.T) {
+	c := startCluster(t, 3, "", t.TempDir(), time.Second)
+	testCluster(t, c, 30)
 }
 
 // TestWaitNamesLaggingNodes: a live node that does not confirm is named at the bound, with 202
