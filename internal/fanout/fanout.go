@@ -41,7 +41,8 @@
 //
 // # When the log cannot be reached
 //
-// An entry that cannot be appended is kept and appended again on the next tick until the bound
+// Appending happens beside the request, not in it, so a revoking call is no slower for the
+// fan-out. An entry that cannot be appended is kept and tried again every tick until the bound
 // has passed (later, every node's cache has forgotten it anyway); a tick whose read fails is
 // logged once and retried on the next tick, so the tailer resumes by itself when the store
 // answers again. Meanwhile the cache's lifetime keeps staleness within the bound, and a node
@@ -51,6 +52,7 @@ package fanout
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,11 +112,15 @@ type Fanout struct {
 	// published is the greatest seq this node appended.
 	published atomic.Int64
 
+	// wake tells the publisher that Publish queued an entry.
+	wake chan struct{}
+
 	mu sync.Mutex
-	// pending are entries that could not be appended yet.
+	// pending are the entries not appended yet, oldest first; only the publisher removes them.
 	pending []store.Revocation
-	// failing says the tailer's last tick failed.
-	failing bool
+	// failing and publishFailing say the tailer's last tick, and the publisher's last append,
+	// failed.
+	failing, publishFailing bool
 }
 
 // New returns the fan-out of the node o.ID; call Register, then Run.
@@ -134,7 +140,7 @@ func New(o Options) *Fanout {
 	if o.Forget == nil {
 		o.Forget = func(store.Revoked) {}
 	}
-	return &Fanout{o: o}
+	return &Fanout{o: o, wake: make(chan struct{}, 1)}
 }
 
 // ID is this node's id.
@@ -159,19 +165,73 @@ func (f *Fanout) heartbeat(ctx context.Context, seen time.Time) error {
 	return f.o.Store.Heartbeat(ctx, store.Node{ID: f.o.ID, StartedAt: f.started, LastSeenAt: seen, Applied: f.applied.Load()})
 }
 
-// Publish appends what a write of this node revoked to the log (cache.Options.Publish). The
-// write has been made: the append does not end with the request, and one that fails is tried
-// again by Run until the bound has passed.
-func (f *Fanout) Publish(ctx context.Context, r store.Revoked) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.o.Bound)
-	defer cancel()
-	e := store.Revocation{At: f.o.Now(), Node: f.o.ID, Revoked: r}
-	if err := f.append(ctx, e); err != nil {
+// Publish queues what a write of this node revoked for the log (cache.Options.Publish); Run's
+// publisher appends it at once, and again every tick while that fails, until the bound has
+// passed. The write has been made: the request does not wait for the append, and Wait knows
+// the entry is on its way.
+func (f *Fanout) Publish(_ context.Context, r store.Revoked) {
+	f.mu.Lock()
+	f.pending = append(f.pending, store.Revocation{At: f.o.Now(), Node: f.o.ID, Revoked: r})
+	f.mu.Unlock()
+	select {
+	case f.wake <- struct{}{}:
+	default: // the publisher is awake already
+	}
+}
+
+// publish appends queued entries as they come until ctx ends, then once more.
+func (f *Fanout) publish(ctx context.Context) {
+	retry := time.NewTimer(f.o.Poll)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.o.Bound)
+			f.flush(fctx)
+			cancel()
+			return
+		case <-f.wake:
+		case <-retry.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, f.o.Bound)
+		err := f.flush(fctx)
+		cancel()
+		if err != nil {
+			retry.Reset(f.o.Poll)
+		}
 		f.mu.Lock()
-		f.pending = append(f.pending, e)
+		was := f.publishFailing
+		f.publishFailing = err != nil
 		f.mu.Unlock()
-		f.o.Logger.Warn("revocation fan-out: the revocation could not be written to the log; trying again",
-			"error", err.Error())
+		switch {
+		case err != nil && !was && ctx.Err() == nil:
+			f.o.Logger.Warn("revocation fan-out: a revocation could not be written to the log; trying again until the staleness bound",
+				"error", err.Error())
+		case err == nil && was:
+			f.o.Logger.Info("revocation fan-out: revocations are written to the log again")
+		}
+	}
+}
+
+// flush appends the queued entries in order, dropping those older than the bound (every
+// node's cache has forgotten what they name by then); it stops at the first that fails.
+func (f *Fanout) flush(ctx context.Context) error {
+	for {
+		f.mu.Lock()
+		now := f.o.Now()
+		f.pending = slices.DeleteFunc(f.pending, func(e store.Revocation) bool { return now.Sub(e.At) > f.o.Bound })
+		if len(f.pending) == 0 {
+			f.mu.Unlock()
+			return nil
+		}
+		e := f.pending[0]
+		f.mu.Unlock()
+		if err := f.append(ctx, e); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.pending = f.pending[1:]
+		f.mu.Unlock()
 	}
 }
 
@@ -188,22 +248,25 @@ func (f *Fanout) append(ctx context.Context, e store.Revocation) error {
 	}
 }
 
-// Run tails the log, applies the other nodes' entries, writes the node's row and trims the
-// log until ctx ends; then it marks the node as stopped.
+// Run appends this node's entries, tails the log, applies the other nodes' entries, writes the
+// node's row and trims the log until ctx ends; then it appends what is left and marks the node
+// as stopped.
 func (f *Fanout) Run(ctx context.Context) {
+	published := make(chan struct{})
+	go func() { f.publish(ctx); close(published) }()
 	tick := time.NewTicker(f.o.Poll)
 	defer tick.Stop()
 	lastBeat, lastTrim := time.Now(), time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
+			<-published
 			f.leave(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
 		}
 		// A store that hangs holds one tick up for at most the bound.
 		tctx, cancel := context.WithTimeout(ctx, f.o.Bound)
-		f.retryPending(tctx)
 		foreign, err := f.tail(tctx)
 		if err == nil && (foreign || time.Since(lastBeat) >= HeartbeatInterval) {
 			if err = f.heartbeat(tctx, f.o.Now()); err == nil {
@@ -238,32 +301,6 @@ func (f *Fanout) tail(ctx context.Context) (foreign bool, err error) {
 		if len(es) < batch {
 			return foreign, nil
 		}
-	}
-}
-
-// retryPending appends the entries Publish could not, dropping those older than the bound.
-func (f *Fanout) retryPending(ctx context.Context) {
-	f.mu.Lock()
-	es := f.pending
-	f.pending = nil
-	f.mu.Unlock()
-	if len(es) == 0 {
-		return
-	}
-	now := f.o.Now()
-	var keep []store.Revocation
-	for _, e := range es {
-		if now.Sub(e.At) > f.o.Bound {
-			continue // every node's cache has forgotten what it names by now
-		}
-		if err := f.append(ctx, e); err != nil {
-			keep = append(keep, e)
-		}
-	}
-	if len(keep) > 0 {
-		f.mu.Lock()
-		f.pending = append(keep, f.pending...)
-		f.mu.Unlock()
 	}
 }
 

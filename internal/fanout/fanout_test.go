@@ -189,12 +189,16 @@ func TestPendingEntriesExpireWithTheBound(t *testing.T) {
 	}
 	st.down.Store(true)
 	f.Publish(t.Context(), store.Revoked{KeyIDs: []string{"k1"}})
-	f.retryPending(t.Context())
+	if err := f.flush(t.Context()); err == nil {
+		t.Fatal("flush with the log down: no error")
+	}
 	if n := f.pendingCount(); n != 1 {
 		t.Fatalf("within the bound, %d entries pending, want 1", n)
 	}
 	now = now.Add(2 * time.Second)
-	f.retryPending(t.Context())
+	if err := f.flush(t.Context()); err != nil {
+		t.Fatalf("flush past the bound: %v", err)
+	}
 	if n := f.pendingCount(); n != 0 {
 		t.Fatalf("past the bound, %d entries pending, want 0", n)
 	}
@@ -213,8 +217,14 @@ func TestTrim(t *testing.T) {
 	for range 3 {
 		f.Publish(t.Context(), store.Revoked{KeyIDs: []string{"k1"}})
 	}
+	if err := f.flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	now = now.Add(KeepNodes + time.Second)
 	f.Publish(t.Context(), store.Revoked{KeyIDs: []string{"k2"}})
+	if err := f.flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.heartbeat(t.Context(), now); err != nil {
 		t.Fatal(err)
 	}
