@@ -234,7 +234,7 @@ func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
 		params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
 	}
 	if rt.Revokes {
-		params = append(params, map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"enum": []string{"propagated"}},
+		params = append(params, map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"propagated"}},
 			"description": "propagated: answer once every node of this store seen in the last 10 s refuses what the call revoked, " +
 				"or at the staleness bound with the nodes that do not yet (CONTRACT §11.33)."})
 	}
