@@ -3,7 +3,9 @@ package server
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -69,13 +71,18 @@ func startCluster(t *testing.T, n int, storeURL, dir string, bound time.Duration
 // OpenAPI check (it runs in timed loops).
 var probeClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
 
-func probe(t *testing.T, base, token string) int {
-	hr, err := http.NewRequest("GET", base+"/v1/me", nil)
+func probe(t *testing.T, base, token string) int { return get(t, base, "/v1/me", token) }
+
+// get asks GET path (with a bearer token, when one is given) and returns the status.
+func get(t *testing.T, base, path, token string) int {
+	hr, err := http.NewRequest("GET", base+path, nil)
 	if err != nil {
 		t.Error(err)
 		return 0
 	}
-	hr.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := probeClient.Do(hr)
 	if err != nil {
 		t.Error(err)
@@ -355,5 +362,157 @@ func TestDefaultNodeID(t *testing.T) {
 	got := in.must(200, req{method: "GET", path: "/v1/nodes", token: testBootstrap}).json(t)["nodes"].([]any)
 	if len(got) != 1 || got[0].(map[string]any)["id"] != host+":"+port {
 		t.Errorf("GET /v1/nodes = %v, want one node %s:%s", got, host, port)
+	}
+}
+
+// pgProxy is a TCP proxy in front of the test's PostgreSQL server that a test can cut: a
+// database that is briefly unreachable for the nodes, without stopping a server others use.
+type pgProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]bool
+}
+
+func startPGProxy(t *testing.T, target string) *pgProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	return p
+}
+
+func (p *pgProxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return false
+	}
+	for _, c := range cs {
+		p.conns[c] = true
+	}
+	return true
+}
+
+func (p *pgProxy) serve(c net.Conn) {
+	if !p.track(c) {
+		c.Close()
+		return
+	}
+	up, err := net.Dial("tcp", p.target)
+	if err != nil || !p.track(up) {
+		c.Close()
+		if up != nil {
+			up.Close()
+		}
+		return
+	}
+	go func() { io.Copy(up, c); up.Close() }()
+	io.Copy(c, up)
+	c.Close()
+}
+
+// cut closes every connection and refuses new ones until restore.
+func (p *pgProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *pgProxy) restore() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// within asks f every 20 ms until it is true, failing the test after d.
+func within(t *testing.T, d time.Duration, what string, f func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !f() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not after %v", what, d)
+		}
+		<-tick.C
+	}
+	return time.Since(start)
+}
+
+// TestNodesSurviveADatabaseOutage: while PostgreSQL cannot be reached, nodes fail closed —
+// /readyz 503, a credential not cached 503, a cached one 503 once the staleness bound has
+// passed, never a 2xx — and when it can again, they recover by themselves: the revocation
+// fan-out resumes without help, and a revocation waited for is refused everywhere at once.
+func TestNodesSurviveADatabaseOutage(t *testing.T) {
+	dsn := pgtest.Database(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startPGProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	c := startCluster(t, 2, u.String(), "", time.Second)
+	c.nodes[0].must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "u", "email": "u@example.com"}`})
+	id, cached := c.newKey(t, 0, "u")
+	_, uncached := c.newKey(t, 0, "u")
+	for _, in := range c.nodes {
+		if s := probe(t, in.base, cached); s != 200 {
+			t.Fatalf("key answers %d", s)
+		}
+	}
+
+	proxy.cut()
+	cutAt := time.Now()
+	for i, in := range c.nodes {
+		if s := get(t, in.base, "/readyz", ""); s != 503 {
+			t.Errorf("with the database cut off, /readyz on %s = %d, want 503", c.ids[i], s)
+		}
+		if s := probe(t, in.base, uncached); s != 503 {
+			t.Errorf("with the database cut off, a key %s has not cached answers %d, want 503", c.ids[i], s)
+		}
+	}
+	// The cached key still works until the bound, then fails closed.
+	d := within(t, 5*time.Second, "the cached key fails closed", func() bool {
+		s := probe(t, c.nodes[1].base, cached)
+		if s != 200 && s != 503 {
+			t.Fatalf("during the outage the cached key answers %d", s)
+		}
+		return s == 503
+	})
+	if since := time.Since(cutAt); since > c.bound+500*time.Millisecond {
+		t.Errorf("the cached key worked for %v after the cut (%v of polling), past the bound %v", since, d, c.bound)
+	}
+
+	proxy.restore()
+	for i, in := range c.nodes {
+		d := within(t, 15*time.Second, "/readyz on "+c.ids[i]+" after the outage", func() bool { return get(t, in.base, "/readyz", "") == 200 })
+		t.Logf("%s ready %v after the database came back", c.ids[i], d)
+	}
+	if s := probe(t, c.nodes[1].base, cached); s != 200 {
+		t.Fatalf("after the outage the key answers %d on %s", s, c.ids[1])
+	}
+	if s := revokeKey(t, c.nodes[0].base, id, "?wait=propagated"); s != 204 {
+		t.Fatalf("after the outage, DELETE ?wait=propagated = %d, want 204 (the other node's fan-out did not resume)", s)
+	}
+	if s := probe(t, c.nodes[1].base, cached); s != 401 {
+		t.Errorf("after a revocation waited for, the key answers %d on %s", s, c.ids[1])
 	}
 }
