@@ -328,6 +328,11 @@ func Run(ctx context.Context, o Options) error {
 		if c, ok := l.Limiter.(interface{ Close() error }); ok {
 			defer c.Close()
 		}
+		// Fast mode's shares and the redis_down local limits divide a plan by the live node
+		// count, which the node registry knows.
+		if r, ok := l.Limiter.(interface{ SetNodes(int) }); ok {
+			bg.Go(func() { countNodes(bgCtx, fan, r, log) })
+		}
 	}
 
 	serveErr := make(chan error, 1)
@@ -561,4 +566,23 @@ func newRegistry(st *cache.Store, limits *gateway.Limits) *prometheus.Registry {
 		)
 	}
 	return reg
+}
+
+// countNodes keeps the rate limiter's node count at the number of live nodes, checked every
+// heartbeat interval. A failed listing keeps the last count.
+func countNodes(ctx context.Context, fan *fanout.Fanout, l interface{ SetNodes(int) }, log *slog.Logger) {
+	t := time.NewTicker(fanout.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		if nodes, err := fan.Live(ctx); err == nil {
+			l.SetNodes(len(nodes))
+		} else if ctx.Err() == nil {
+			log.Warn("counting live nodes for rate limits", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
