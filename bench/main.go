@@ -148,6 +148,8 @@ func report(w *os.File, cases []benchCase, best map[string]map[int]result, conns
 	row("(i) gateway with a plan in process ÷ (c) without", rps("i gateway with a plan, in process")/rps("c gateway"), "—")
 	if _, ok := best["j gateway with a plan, Redis exact"]; ok {
 		row("(j) gateway with a plan through Redis (exact) ÷ (a)", rps("j gateway with a plan, Redis exact")/rps("a bare handler"), "≥ 0.40")
+		row("(j) Redis exact ÷ (i) in process", rps("j gateway with a plan, Redis exact")/rps("i gateway with a plan, in process"), "—")
+		row("(k) gateway with a plan through Redis (fast) ÷ (i) in process", rps("k gateway with a plan, Redis fast")/rps("i gateway with a plan, in process"), "≥ 0.90")
 	}
 	fmt.Fprintf(w, "\nscoped tokens issued per second (GET /Events/e1/authorize, %d conns): %.0f\n", conns, rps("h issue an event token"))
 }
@@ -174,7 +176,9 @@ func (t targets) cases() []benchCase {
 	}
 	if t.LanyardRedis != "" {
 		out = append(out, benchCase{Name: "j gateway with a plan, Redis exact", Method: "GET", URL: t.LanyardRedis + "/limited/acme/items",
-			Header: map[string]string{"Authorization": "Bearer " + t.KeyRedis}})
+			Header: map[string]string{"Authorization": "Bearer " + t.KeyRedis}},
+			benchCase{Name: "k gateway with a plan, Redis fast", Method: "GET", URL: t.LanyardFast + "/limited/acme/items",
+				Header: map[string]string{"Authorization": "Bearer " + t.KeyFast}})
 	}
 	return out
 }
@@ -183,7 +187,8 @@ func (t targets) cases() []benchCase {
 type targets struct {
 	Bare, Proxy, ProxyPool, Lanyard, Key string
 	Event, Collaborator                  string
-	LanyardRedis, KeyRedis               string // a second lanyard whose plans go through Redis
+	LanyardRedis, KeyRedis               string // a second lanyard whose plans go through Redis (exact)
+	LanyardFast, KeyFast                 string // a third, through Redis in fast mode
 }
 
 type benchCase struct {

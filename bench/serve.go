@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lanyardhq/lanyard/internal/config"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/server"
 )
 
@@ -71,11 +72,14 @@ func serve(redisURL string) error {
 	if t.ProxyPool, err = listen(pooled); err != nil {
 		return err
 	}
-	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up, ""); err != nil {
+	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up, "", ""); err != nil {
 		return err
 	}
 	if redisURL != "" {
-		if t.LanyardRedis, t.KeyRedis, _, _, err = startLanyard(up, redisURL); err != nil {
+		if t.LanyardRedis, t.KeyRedis, _, _, err = startLanyard(up, redisURL, ratelimit.ModeExact); err != nil {
+			return err
+		}
+		if t.LanyardFast, t.KeyFast, _, _, err = startLanyard(up, redisURL, ratelimit.ModeFast); err != nil {
 			return err
 		}
 	}
@@ -87,8 +91,9 @@ func serve(redisURL string) error {
 
 // startLanyard runs lanyard (SQLite in a temporary folder) in front of upstream, with a
 // member of organization/acme and of event/e1 (with collaborator c1) and a key of theirs, and
-// returns its base URL, the key, and an event and a collaborator token of the key.
-func startLanyard(upstream, redisURL string) (base, key, event, collaborator string, err error) {
+// returns its base URL, the key, and an event and a collaborator token of the key. With a
+// redisURL its plans go through that Redis in the given rate_limit.mode.
+func startLanyard(upstream, redisURL, mode string) (base, key, event, collaborator string, err error) {
 	dir, err := os.MkdirTemp("", "lanyard-bench")
 	if err != nil {
 		return "", "", "", "", err
@@ -99,6 +104,9 @@ func startLanyard(upstream, redisURL string) (base, key, event, collaborator str
 	cfg.Quotas = config.Quotas{} // the bench writes nothing per request, but sets up in a burst
 	cfg.Gateway.Upstream = upstream
 	cfg.Server.Redis = redisURL
+	if mode != "" {
+		cfg.RateLimit.Mode = mode
+	}
 	// A plan no request of the bench reaches: the decision is measured, not the refusals.
 	cfg.Plans = map[string]config.Plan{"bench": {Bucket: config.BucketKey, Windows: []config.Window{{Limit: 1 << 40, Window: time.Minute}, {Limit: 1 << 41, Window: time.Hour}}}}
 	cfg.Schema["event"] = config.ResourceType{Root: true}
