@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -145,7 +146,9 @@ func newBootstrapCmd(e env) *cobra.Command {
 			}
 			defer st.Close()
 			tok, err := server.ResetBootstrap(cmd.Context(), st, cfg, time.Now())
-			if err != nil {
+			if errors.Is(err, server.ErrResetNotLogged) {
+				fmt.Fprintln(e.stderr, "lanyard: "+err.Error())
+			} else if err != nil {
 				return err
 			}
 			if _, err := fmt.Fprintln(e.stdout, tok); err != nil {

@@ -101,7 +101,7 @@ func printBootstrap(o Options, log *slog.Logger, tok string) error {
 
 // ResetBootstrap rescinds every bootstrap token and stores a new one, returned for printing:
 // the recovery when the bootstrap token leaked or was revoked. It runs where the store is
-// reachable, never over the API.
+// reachable, never over the API. With ErrResetNotLogged it returns the new token too.
 func ResetBootstrap(ctx context.Context, st store.Store, cfg *config.Config, now time.Time) (string, error) {
 	tok, err := credential.Generate(cfg.Tokens.BootstrapPrefix)
 	if err != nil {
@@ -110,8 +110,25 @@ func ResetBootstrap(ctx context.Context, st store.Store, cfg *config.Config, now
 	now = now.UTC().Truncate(time.Second)
 	t := store.Token{ID: "bootstrap", Kind: store.KindBootstrap, Hash: credential.Hash(tok), CreatedAt: now}
 	ev := store.Event{At: now, Actor: "lanyard", Action: "bootstrap.reset", Target: "bootstrap", Result: "success", Count: 1}
-	if _, err := st.ResetBootstrap(ctx, t, ev); err != nil {
+	rev, err := st.ResetBootstrap(ctx, t, ev)
+	if err != nil {
 		return "", fmt.Errorf("resetting the bootstrap token: %w", err)
+	}
+	// Running nodes forget the rescinded token through the revocation log, as they do what
+	// another node revokes, rather than at the end of their staleness bound.
+	if !rev.Empty() {
+		if _, err := st.AppendRevocation(ctx, store.Revocation{At: now, Node: ResetNode, Revoked: rev}); err != nil {
+			// The new token is stored: it is returned with the error, to be printed all the same.
+			return tok, fmt.Errorf("%w: %w", ErrResetNotLogged, err)
+		}
 	}
 	return tok, nil
 }
+
+// ErrResetNotLogged says ResetBootstrap stored the new token but could not tell running nodes:
+// they keep accepting the old one until their cache.staleness bound.
+var ErrResetNotLogged = errors.New("the bootstrap token is reset, but running nodes may accept the old one for up to cache.staleness")
+
+// ResetNode is the node name `lanyard bootstrap reset` writes its entry of the revocation log
+// under.
+const ResetNode = "bootstrap-reset"

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/store/sqlite"
 )
@@ -261,4 +262,18 @@ func TestUnusableCertificateTouchesNoStore(t *testing.T) {
 	if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
 		t.Fatalf("the store was touched: %v", statErr)
 	}
+}
+
+// TestBootstrapResetReachesRunningNodes: `lanyard bootstrap reset` run beside a serving node
+// writes the rescinded token to the revocation log, so the node refuses it at once, not at the
+// end of its staleness bound (30 s here).
+func TestBootstrapResetReachesRunningNodes(t *testing.T) {
+	dir := t.TempDir()
+	in := start(t, startOpts{dataDir: dir, mutate: func(c *config.Config) { c.Cache.Staleness = 30 * time.Second }})
+	in.must(200, req{method: "GET", path: "/v1/me", token: testBootstrap}) // cached now
+	fresh := resetBootstrap(t, dir)
+	eventually(t, 5*time.Second, func() bool {
+		return in.do(req{method: "GET", path: "/v1/me", token: testBootstrap}).status == 401
+	})
+	in.must(200, req{method: "GET", path: "/v1/me", token: fresh})
 }
