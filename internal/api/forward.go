@@ -26,6 +26,9 @@ type Gateway struct {
 	// wait for its response headers.
 	Upstream        *url.URL
 	UpstreamTimeout time.Duration
+	// Next, when set and Upstream is not, serves allowed requests in process (lanyard embedded
+	// in a Go service), with the same headers the proxy would send.
+	Next http.Handler
 
 	proxy *gateway.Proxy
 }
@@ -120,7 +123,7 @@ func (h *Handler) routeRequest(r *http.Request, header http.Header, query string
 // against the routes, decided by the pipeline and, when allowed, proxied.
 func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 	gw := h.gateway
-	if gw == nil || gw.proxy == nil {
+	if gw == nil || (gw.proxy == nil && gw.Next == nil) {
 		h.writeError(w, r, notFound("The path was"))
 		return
 	}
@@ -160,6 +163,11 @@ func (h *Handler) serveGateway(w http.ResponseWriter, r *http.Request) {
 	f := forwardOf(r, res)
 	if !rt.ForwardCredential {
 		f.Strip = gw.CredentialHeaders
+	}
+	if gw.proxy == nil {
+		f.Apply(r.Header)
+		gw.Next.ServeHTTP(w, r)
+		return
 	}
 	gw.proxy.ServeHTTP(w, r, f)
 }

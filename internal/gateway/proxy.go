@@ -31,6 +31,26 @@ type Forward struct {
 
 type forwardKey struct{}
 
+// Apply makes h the headers an allowed request goes on with: every X-Lanyard-* header the client
+// sent is removed, then (f not nil) f's credential headers, and f's identity headers are set.
+func (f *Forward) Apply(h http.Header) {
+	for name := range h {
+		if len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix) {
+			delete(h, name)
+		}
+	}
+	if f == nil {
+		return
+	}
+	for _, name := range f.Strip {
+		h.Del(name)
+	}
+	setIf(h, HeaderPrincipal, f.Principal)
+	setIf(h, HeaderKeyID, f.KeyID)
+	setIf(h, HeaderResource, f.Resource)
+	setIf(h, HeaderRole, f.Role)
+}
+
 // WithForward attaches f to ctx for the proxy's Rewrite.
 func WithForward(ctx context.Context, f *Forward) context.Context {
 	return context.WithValue(ctx, forwardKey{}, f)
@@ -80,23 +100,8 @@ func NewProxy(upstream *url.URL, timeout time.Duration, onError func(http.Respon
 			// (package doc: path safety).
 			pr.Out.URL.RawPath = ""
 			pr.SetXForwarded()
-			h := pr.Out.Header
-			for name := range h {
-				if len(name) >= len(HeaderPrefix) && strings.EqualFold(name[:len(HeaderPrefix)], HeaderPrefix) {
-					delete(h, name)
-				}
-			}
 			f, _ := pr.In.Context().Value(forwardKey{}).(*Forward)
-			if f == nil {
-				return
-			}
-			for _, name := range f.Strip {
-				h.Del(name)
-			}
-			setIf(h, HeaderPrincipal, f.Principal)
-			setIf(h, HeaderKeyID, f.KeyID)
-			setIf(h, HeaderResource, f.Resource)
-			setIf(h, HeaderRole, f.Role)
+			f.Apply(pr.Out.Header)
 		},
 		Transport:  timed{rt: tr, observe: observe},
 		BufferPool: bufferPool{},

@@ -19,7 +19,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -236,63 +235,23 @@ func Run(ctx context.Context, o Options) error {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	base, err := OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer base.Close()
-
 	ln := o.Listener
 	if ln == nil {
+		var err error
 		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
 			return err
 		}
 		defer ln.Close()
 	}
-	// The node's cache forgets what other nodes revoke, and tells them what this one revokes,
-	// through the store's revocation log (internal/fanout).
-	var st *cache.Store
-	fan := fanout.New(fanout.Options{
-		Store:  base,
-		ID:     nodeID(cfg, ln),
-		Forget: func(r store.Revoked) { st.Invalidate(r); st.ClearTree() },
-		Bound:  cfg.Cache.Staleness,
-		Now:    o.Now,
-		Logger: log,
-	})
-	st = cache.New(base, cache.Options{
-		Size:        cfg.Cache.Size,
-		TTL:         cfg.Cache.Staleness,
-		NegativeTTL: cfg.Cache.NegativeTTL,
-		Now:         o.Now,
-		Publish:     fan.Publish,
-	})
-	key, err := base.InstanceKey(ctx)
+	n, err := build(ctx, o, nodeID(cfg, ln), log)
 	if err != nil {
 		return err
 	}
-	h, resolver, refusals, err := buildAPI(cfg, st, key, fan, o, log)
-	if err != nil {
-		return err
-	}
-	con, err := console.New(console.Options{Config: cfg, API: h, Sessions: st, Key: key, Logger: log, Now: o.Now})
-	if err != nil {
-		return err
-	}
-	// The bootstrap token is made (and a generated one printed) only now that the address is
-	// ours: a start that cannot listen leaves the store as it found it, and the next start
-	// still prints a token. It writes through the cache, as every change does, so that no
-	// entry of a replaced token outlives it.
-	if err := ensureBootstrap(ctx, st, cfg, o, log); err != nil {
-		return err
-	}
-	// Listed in GET /v1/nodes before the first answer, /healthz included (CONTRACT §11.53).
-	if err := fan.Register(ctx); err != nil {
-		return fmt.Errorf("registering node %s: %w", fan.ID(), err)
-	}
+	defer n.close()
+	fan := n.fan
 
 	srv := &http.Server{
-		Handler:           withConsole(con, h),
+		Handler:           n.handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -304,36 +263,7 @@ func Run(ctx context.Context, o Options) error {
 		TLSConfig:         tlsConfig,
 	}
 	tlsOn := tlsConfig != nil
-
-	// Background writers run until the server has stopped taking requests, then flush once
-	// more on a context that outlives ctx.
-	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	flushCtx := context.WithoutCancel(ctx)
-	var bg sync.WaitGroup
-	bg.Go(func() {
-		resolver.RunUsageFlusher(bgCtx, flushCtx, cfg.Cache.LastUsedFlush, func(err error) {
-			log.Error("recording key use", "error", err)
-		})
-	})
-	bg.Go(func() { refusals.Run(bgCtx, flushCtx, 5*time.Second) })
-	bg.Go(func() { purgeExpired(bgCtx, st, o.Now, purgeInterval, log) })
-	bg.Go(func() { fan.Run(bgCtx) })
-	if l := h.Limits(); l != nil {
-		// Live credit balances go back to the store in batches, like last use times.
-		bg.Go(func() {
-			gateway.WriteBack(bgCtx, flushCtx, l.Limiter, st, cfg.Cache.LastUsedFlush, func(err error) {
-				log.Error("writing credit balances back", "error", err)
-			})
-		})
-		if c, ok := l.Limiter.(interface{ Close() error }); ok {
-			defer c.Close()
-		}
-		// Fast mode's shares and the redis_down local limits divide a plan by the live node
-		// count, which the node registry knows.
-		if r, ok := l.Limiter.(interface{ SetNodes(int) }); ok {
-			bg.Go(func() { countNodes(bgCtx, fan, r, log) })
-		}
-	}
+	n.start(ctx)
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -355,8 +285,7 @@ func Run(ctx context.Context, o Options) error {
 
 	select {
 	case err := <-serveErr:
-		stopBG()
-		bg.Wait()
+		n.stopBackground()
 		return err
 	case <-ctx.Done():
 	}
@@ -364,8 +293,7 @@ func Run(ctx context.Context, o Options) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
-	stopBG()
-	bg.Wait()
+	n.stopBackground()
 	if shutdownErr != nil {
 		return fmt.Errorf("shutting down: %w", shutdownErr)
 	}
