@@ -78,6 +78,9 @@ type Options struct {
 	// Started, when set, is called with the address being served once the server accepts
 	// connections.
 	Started func(addr string)
+
+	// next serves the gateway's allowed requests in process (Embed).
+	next http.Handler
 }
 
 // CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but is not 32 to 512
@@ -346,6 +349,9 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, 
 	gw, err := newGateway(cfg)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if gw != nil && o.next != nil {
+		gw.Next = o.next
 	}
 	limits, err := newLimits(cfg, az, o.Now, log)
 	if err != nil {

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Embedded is a lanyard node running inside another Go program: the same pipeline, store,
+// caches and background work as `lanyard serve`, with the program's own handler where the
+// gateway would proxy to an upstream. Make one with Embed; Close it when the program stops.
+type Embedded struct {
+	n *node
+}
+
+type nextKey struct{}
+
+// Embed builds a node from o (o.Listener, o.ConnState and o.Started are not used) and starts
+// its background work. The config must have gateway routes and no upstream: the routes decide
+// which requests reach the program's handler, and a path no route matches is 404, as in front of
+// an upstream.
+func Embed(ctx context.Context, o Options) (*Embedded, error) {
+	cfg := o.Config
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Gateway.Routes) == 0 {
+		return nil, errors.New("embedding lanyard needs gateway.routes: they decide which requests reach the service")
+	}
+	if cfg.Gateway.Upstream != "" {
+		return nil, errors.New("an embedded lanyard has no upstream: the service's own handler serves the allowed requests; remove gateway.upstream")
+	}
+	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+		return nil, err
+	}
+	if err := checkBootstrapShape(o.Getenv, prefixesOf(cfg)); err != nil {
+		return nil, err
+	}
+	if err := Unsupported(cfg); err != nil {
+		return nil, err
+	}
+	o.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next, _ := r.Context().Value(nextKey{}).(http.Handler)
+		if next == nil {
+			http.NotFound(w, r) // unreachable: every request comes through Middleware
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	n, err := build(ctx, o, embeddedID(cfg.Server.NodeID), log)
+	if err != nil {
+		return nil, err
+	}
+	n.start(ctx)
+	log.Info("lanyard is embedded", "api", cfg.API.Prefix, "node", n.fan.ID())
+	return &Embedded{n: n}, nil
+}
+
+// embeddedID names an embedded node: the configured id, else <hostname>:pid-<pid>.
+func embeddedID(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return host + ":pid-" + strconv.Itoa(os.Getpid())
+}
+
+// Middleware runs every request through lanyard: its API and console paths are answered by
+// lanyard, every other path is matched against the gateway routes and decided by the pipeline,
+// and an allowed request reaches next with the identity headers (X-Lanyard-Principal, …) the
+// proxy would send.
+func (e *Embedded) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.n.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, next)))
+	})
+}
+
+// Close stops the background work (flushing what it batches), leaves the node list and closes
+// the store. Requests must have ended.
+func (e *Embedded) Close() error {
+	e.n.stopBackground()
+	e.n.close()
+	return nil
+}
