@@ -56,7 +56,7 @@ func Embed(ctx context.Context, o Options) (*Embedded, error) {
 	o.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next, _ := r.Context().Value(nextKey{}).(http.Handler)
 		if next == nil {
-			http.NotFound(w, r) // unreachable: every request comes through Middleware
+			http.NotFound(w, r) // a gateway path asked through Handler: there is no service behind it
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -91,6 +91,10 @@ func (e *Embedded) Middleware(next http.Handler) http.Handler {
 		e.n.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nextKey{}, next)))
 	})
 }
+
+// Handler is lanyard's own API and console, without the gateway's in-process handler (a path
+// only the gateway answers is 404 through it).
+func (e *Embedded) Handler() http.Handler { return e.n.handler }
 
 // Close stops the background work (flushing what it batches), leaves the node list and closes
 // the store. Requests must have ended.

@@ -46,7 +46,8 @@ type Options struct {
 
 // Lanyard is lanyard running in this process.
 type Lanyard struct {
-	e *server.Embedded
+	e      *server.Embedded
+	prefix string // the API's prefix, /v1 by default
 }
 
 // Open loads the config, opens the store (creating it on first use, with a bootstrap admin token
@@ -71,7 +72,7 @@ func Open(ctx context.Context, o Options) (*Lanyard, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lanyard{e: e}, nil
+	return &Lanyard{e: e, prefix: cfg.API.Prefix}, nil
 }
 
 // Middleware returns next behind lanyard: only requests lanyard allows reach it.

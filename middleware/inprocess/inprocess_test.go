@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/lanyardhq/lanyard/middleware"
 	"github.com/lanyardhq/lanyard/middleware/inprocess"
 )
 
@@ -115,7 +116,49 @@ func TestMiddleware(t *testing.T) {
 		t.Fatal("a refused request reached the service")
 	}
 
+	// The same lanyard as a middleware.Verifier, for a service that keeps its own routing.
+	guard := middleware.New(lan.Verifier(""), middleware.Options{Resource: func(r *http.Request) (string, string) {
+		return "organization/" + r.PathValue("org"), ""
+	}})
+	mux := http.NewServeMux()
+	mux.Handle("/projects/{org}", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := middleware.IdentityFrom(r.Context())
+		io.WriteString(w, id.Principal)
+	})))
+	own := httptest.NewServer(mux)
+	defer own.Close()
+	ask := func(path, token string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest("GET", own.URL+path, nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		path, token string
+		want        int
+		body        string
+	}{
+		{"/projects/acme", k.Token, 200, "user:m"},
+		{"/projects/acme", "", 401, `"error"`},
+		{"/projects/other", k.Token, 404, `"error"`},
+	} {
+		if got, b := ask(c.path, c.token); got != c.want || !strings.Contains(b, c.body) {
+			t.Errorf("verifier: GET %s: %d %s, want %d %s", c.path, got, b, c.want, c.body)
+		}
+	}
+
 	must(204, "DELETE", "/v1/keys/mk", boot, "")
+	if got, _ := ask("/projects/acme", k.Token); got != 401 {
+		t.Fatalf("the verifier let a revoked key through: %d", got)
+	}
 	if got, _ := call("GET", "/orgs/acme/items", k.Token, ""); got != 401 {
 		t.Fatalf("a revoked key got %d", got)
 	}
