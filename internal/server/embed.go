@@ -3,11 +3,9 @@ package server
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
-	"time"
 )
 
 // Embedded is a lanyard node running inside another Go program: the same pipeline, store,
@@ -25,32 +23,14 @@ type nextKey struct{}
 // an upstream.
 func Embed(ctx context.Context, o Options) (*Embedded, error) {
 	cfg := o.Config
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Stderr == nil {
-		o.Stderr = os.Stderr
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	if len(cfg.Gateway.Routes) == 0 {
 		return nil, errors.New("embedding lanyard needs gateway.routes: they decide which requests reach the service")
 	}
 	if cfg.Gateway.Upstream != "" {
 		return nil, errors.New("an embedded lanyard has no upstream: the service's own handler serves the allowed requests; remove gateway.upstream")
 	}
-	if err := CheckBootstrapEnv(o.Getenv); err != nil {
-		return nil, err
-	}
-	if err := checkBootstrapShape(o.Getenv, prefixesOf(cfg)); err != nil {
-		return nil, err
-	}
-	if err := Unsupported(cfg); err != nil {
+	log, err := prepare(&o)
+	if err != nil {
 		return nil, err
 	}
 	o.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

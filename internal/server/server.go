@@ -179,6 +179,34 @@ func Unsupported(cfg *config.Config) error {
 	return nil
 }
 
+// prepare fills o's defaults, returns its logger, and refuses what no node may start with: a
+// LANYARD_BOOTSTRAP_TOKEN no request could present, and a config this build does not support.
+func prepare(o *Options) (*slog.Logger, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+		return nil, err
+	}
+	if err := checkBootstrapShape(o.Getenv, prefixesOf(o.Config)); err != nil {
+		return nil, err
+	}
+	if err := Unsupported(o.Config); err != nil {
+		return nil, err
+	}
+	return log, nil
+}
+
 // newGateway builds the gateway from the config: the routes (for /v1/authz and the proxy), the
 // headers credentials come in, and the proxy when an upstream is set.
 func newGateway(cfg *config.Config) (*api.Gateway, error) {
@@ -203,32 +231,14 @@ func newGateway(cfg *config.Config) (*api.Gateway, error) {
 // Run serves lanyard until ctx ends, then shuts down gracefully: in-flight requests finish (up
 // to the configured shutdown timeout), batched writes are flushed, the store is closed.
 func Run(ctx context.Context, o Options) error {
-	cfg := o.Config
-	if o.Getenv == nil {
-		o.Getenv = os.Getenv
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Stderr == nil {
-		o.Stderr = os.Stderr
-	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	if o.Listener != nil {
 		defer o.Listener.Close() // Serve closes it too; this covers every return before Serve
 	}
-	if err := CheckBootstrapEnv(o.Getenv); err != nil {
+	log, err := prepare(&o)
+	if err != nil {
 		return err
 	}
-	if err := checkBootstrapShape(o.Getenv, prefixesOf(cfg)); err != nil {
-		return err
-	}
-	if err := Unsupported(cfg); err != nil {
-		return err
-	}
+	cfg := o.Config
 	var tlsConfig *tls.Config
 	if cfg.Server.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)

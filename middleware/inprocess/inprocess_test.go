@@ -55,23 +55,7 @@ func TestMiddleware(t *testing.T) {
 
 	call := func(method, path, token, body string, extra ...string) (int, string) {
 		t.Helper()
-		r, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		for i := 0; i+1 < len(extra); i += 2 {
-			r.Header.Set(extra[i], extra[i+1])
-		}
-		if body != "" {
-			r.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, method, srv.URL+path, token, body, extra...)
 	}
 	must := func(want int, method, path, token, body string) string {
 		t.Helper()
@@ -129,17 +113,7 @@ func TestMiddleware(t *testing.T) {
 	defer own.Close()
 	ask := func(path, token string) (int, string) {
 		t.Helper()
-		r, _ := http.NewRequest("GET", own.URL+path, nil)
-		if token != "" {
-			r.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, "GET", own.URL+path, token, "")
 	}
 	for _, c := range []struct {
 		path, token string
@@ -162,6 +136,29 @@ func TestMiddleware(t *testing.T) {
 	if got, _ := call("GET", "/orgs/acme/items", k.Token, ""); got != 401 {
 		t.Fatalf("a revoked key got %d", got)
 	}
+}
+
+// send makes one request with token as a Bearer credential and extra as header name/value
+// pairs, and returns the answer's status and body.
+func send(t *testing.T, method, url, token, body string, extra ...string) (int, string) {
+	t.Helper()
+	r, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		r.Header.Set(extra[i], extra[i+1])
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestOpenRefusesWithoutRoutes: without gateway routes nothing could reach the service, and an
