@@ -711,3 +711,18 @@ type Sessions interface {
 	// one transaction. ErrNotFound when there is no such session.
 	DeleteSession(ctx context.Context, id string, ev Event) error
 }
+
+// KeySecretKind checks the kind of a key's secret, as every store does before writing one; ""
+// means the kind the key's format uses.
+func KeySecretKind(kind, format string) (string, error) {
+	switch kind {
+	case KindKeyToken, KindKeySecret:
+		return kind, nil
+	case "":
+		if format == FormatKeySecret {
+			return KindKeySecret, nil
+		}
+		return KindKeyToken, nil
+	}
+	return "", fmt.Errorf("store: a key's secret cannot be of kind %q", kind)
+}

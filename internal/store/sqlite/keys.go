@@ -83,20 +83,6 @@ func mutableKeyArgs(k store.Key) (metadata, cidrs, credits sql.NullString, err e
 	return
 }
 
-// keySecretKind checks the kind of a key's secret; empty means the one the key's format uses.
-func keySecretKind(kind, format string) (string, error) {
-	switch kind {
-	case store.KindKeyToken, store.KindKeySecret:
-		return kind, nil
-	case "":
-		if format == store.FormatKeySecret {
-			return store.KindKeySecret, nil
-		}
-		return store.KindKeyToken, nil
-	}
-	return "", fmt.Errorf("sqlite: a key's secret cannot be of kind %q", kind)
-}
-
 // CreateKey stores k and its secret, and writes ev, in one transaction. The key's Prefix is
 // secret.Prefix when that is set, else k.Prefix. The secret row takes the key's id and no user
 // (whatever secret.ID and secret.UserID say); an empty secret.Kind means the one of k.Format.
@@ -106,7 +92,7 @@ func keySecretKind(kind, format string) (string, error) {
 // names no user or k.Resource no stored resource. On any error nothing is written. An id is
 // free again once its key is deleted.
 func (db *DB) CreateKey(ctx context.Context, k store.Key, secret store.Secret, guard store.Guard, ev store.Event) error {
-	kind, err := keySecretKind(secret.Kind, k.Format)
+	kind, err := store.KeySecretKind(secret.Kind, k.Format)
 	if err != nil {
 		return err
 	}
@@ -389,7 +375,7 @@ func (db *DB) ReissueKey(ctx context.Context, id string, secret store.Secret, gr
 		if err != nil {
 			return wrap("reissue key", err)
 		}
-		kind, err := keySecretKind(secret.Kind, k.Format)
+		kind, err := store.KeySecretKind(secret.Kind, k.Format)
 		if err != nil {
 			return err
 		}
