@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // Every page below reads what it shows from the native API as the signed-in person, and every
@@ -206,8 +208,15 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, s *sess
 		c.showFrom(w, r, s, Path, a)
 		return
 	}
-	tok, sess, err := c.newSession(r, s.user.ID, s.user.Admin, "")
-	if err != nil {
+	// The new session is bound to the password this request set, checked as a sign-in checks
+	// it: if another change came in between, which ended every session, none is made here.
+	u, err := c.api.CheckPassword(r, s.user.Email, f.Get("password"))
+	var tok string
+	var sess store.Session
+	if err == nil && u.ID == s.user.ID {
+		tok, sess, err = c.newSession(r, u.ID, u.Admin, u.PasswordHash)
+	}
+	if err != nil || u.ID != s.user.ID {
 		// The password changed; only a new sign-in is missing.
 		c.seeOther(w, r, "/console/login")
 		return
