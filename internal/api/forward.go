@@ -101,11 +101,20 @@ func (h *Handler) routeRequest(r *http.Request, header http.Header, query string
 	case res.Param != "":
 		id, where = vals.Get(res.Param), "path"
 	case res.Header != "":
+		vs := header.Values(res.Header)
+		if len(vs) > 1 {
+			return nil, badRequest("The header %s is given more than once: the request must name one %s.", res.Header, res.Type)
+		}
 		id, where = header.Get(res.Header), "header "+res.Header
 	case res.Query != "":
 		q, err := parseQuery(query)
 		if err != nil {
 			return nil, err
+		}
+		// The upstream gets the query as sent; were the decision made on one value of a
+		// repeated parameter, the upstream could act on another.
+		if len(q[res.Query]) > 1 {
+			return nil, badRequest("The query parameter %s is given more than once: the request must name one %s.", res.Query, res.Type)
 		}
 		id, where = q.Get(res.Query), "query parameter "+res.Query
 	}

@@ -164,6 +164,8 @@ func TestGatewayDecidesAndForwards(t *testing.T) {
 		{"resource from a header, missing", req{method: "GET", path: "/by-header"}, 400, "invalid_request"},
 		{"resource from the query", req{method: "GET", path: "/by-query?org=acme"}, 200, ""},
 		{"resource from the query, another org", req{method: "GET", path: "/by-query?org=globex"}, 404, "not_found"},
+		{"resource from the query, named twice", req{method: "GET", path: "/by-query?org=acme&org=globex"}, 400, "invalid_request"},
+		{"resource from the query, named twice alike", req{method: "GET", path: "/by-query?org=acme&org=acme"}, 400, "invalid_request"},
 		{"resource from the credential", req{method: "GET", path: "/mine/x"}, 200, ""},
 		{"a bad id in the path", req{method: "GET", path: "/orgs/a@b"}, 400, "invalid_request"},
 	}
