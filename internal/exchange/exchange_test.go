@@ -66,6 +66,11 @@ func TestIssueAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second token for the same event and credential: a valid parent, but not co's.
+	evAgain, err := issue(key, "event", "e1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Issuing refusals.
 	for _, tt := range []struct {
 		name     string
@@ -105,6 +110,7 @@ func TestIssueAndCheck(t *testing.T) {
 		{"the event token for another event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "event/e2", false},
 		{"the chain for its collaborator", key, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", true},
 		{"the chain with another event's token", key, hdr("x-Event-Token", ev2.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
+		{"the chain with a sibling of its event token", key, hdr("x-Event-Token", evAgain.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
 		{"the chain with another credential", other, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
 		{"a token in the wrong header", key, hdr("x-Event-Token", co.Token), []string{"event"}, "event/e1", false},
 		{"a missing token", key, hdr("x-Event-Token", ev.Token), both, "collaborator/c1", false},
