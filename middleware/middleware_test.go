@@ -363,10 +363,30 @@ func TestRemoteCache(t *testing.T) {
 	if get("/orgs/acme", "lk_member") != 200 || get("/orgs/acme", "lk_member") != 200 || f.calls() != 1 {
 		t.Fatalf("two requests asked lanyard %d times, want 1", f.calls())
 	}
-	// Another resource, permission, token or client is another question.
-	get("/orgs/acme/x", "lk_member")
-	if serve(h, "POST", "/orgs/acme", "lk_member", nil); f.calls() != 2 {
-		t.Errorf("another permission was answered from the cache")
+	// Another path to the same resource is the same question; another resource, permission,
+	// token or client is another one.
+	if get("/orgs/acme/x", "lk_member"); f.calls() != 1 {
+		t.Errorf("the same question was asked again for another path to the same resource")
+	}
+	fromElsewhere := func() {
+		r := httptest.NewRequest("GET", "/orgs/acme", nil)
+		r.RemoteAddr = "198.51.100.1:4711"
+		r.Header.Set("Authorization", "Bearer lk_member")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	for _, v := range []struct {
+		name string
+		do   func()
+	}{
+		{"another permission", func() { serve(h, "POST", "/orgs/acme", "lk_member", nil) }},
+		{"another resource", func() { get("/orgs/globex", "lk_member") }},
+		{"another token", func() { get("/orgs/acme", "lk_observer") }},
+		{"another client", fromElsewhere},
+	} {
+		n := f.calls()
+		if v.do(); f.calls() == n {
+			t.Errorf("%s was answered from the cache", v.name)
+		}
 	}
 	// Revoked: still allowed within the TTL (lanyard's own staleness bound), then refused.
 	f.mu.Lock()
