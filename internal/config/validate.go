@@ -658,6 +658,13 @@ func (c *Config) validateRoute(i int, r *Route) error {
 			return errorf("%s.tokens lists %q twice", f, t)
 		}
 	}
+	// A child token is checked against its parent's token, so a route takes the whole chain:
+	// listing a child alone would let it through without the token it was obtained with.
+	for _, t := range r.Tokens {
+		if p := c.Exchange[t].Requires; p != "" && !slices.Contains(r.Tokens, p) {
+			return errorf("%s.tokens lists %q but not %q, the token it is obtained with: list both", f, t, p)
+		}
+	}
 	if r.Plan != "" {
 		if _, ok := c.Plans[r.Plan]; !ok {
 			return errorf("%s.plan names %q, which is not a plan", f, r.Plan)

@@ -286,6 +286,8 @@ func TestValidate(t *testing.T) {
 		{"route admin reads nothing", func(c *Config) { c.Gateway.Routes[1] = Route{Path: "/admin/", Admin: true, Permission: "read"} }, "gateway.routes[1] names no resource"},
 		{"route tokens without resource", func(c *Config) { c.Gateway.Routes[1].Tokens = []string{"event"} }, "gateway.routes[1] needs scoped tokens, so it must name the resource"},
 		{"route token unknown", func(c *Config) { route(c).Tokens = []string{"event", "area"} }, `gateway.routes[0].tokens[1] "area" is not an exchange type`},
+		{"route token without its parent", func(c *Config) { route(c).Tokens = []string{"collaborator"} }, `gateway.routes[0].tokens lists "collaborator" but not "event"`},
+		{"route token with its parent", func(c *Config) { route(c).Tokens = []string{"collaborator", "event"} }, ""},
 		{"route token twice", func(c *Config) { route(c).Tokens = []string{"event", "event"} }, `gateway.routes[0].tokens lists "event" twice`},
 		{"route plan unknown", func(c *Config) { route(c).Plan = "gold" }, `gateway.routes[0].plan names "gold", which is not a plan`},
 		{"route cost", func(c *Config) { route(c).Cost = -1 }, "gateway.routes[0].cost must be 0 or more"},
