@@ -165,16 +165,23 @@ func (s *Service) presented(ctx context.Context, id *authn.Identity, h http.Head
 	return s.resolve(ctx, id, v, typ)
 }
 
-// resolve checks one presented token: shape, existence, expiry, type and credential.
-func (s *Service) resolve(ctx context.Context, id *authn.Identity, tok, typ string) (store.ScopedToken, error) {
+// lookup finds the stored token tok: ErrInvalid when it is not shaped like one of this
+// service's tokens or is not stored.
+func (s *Service) lookup(ctx context.Context, tok string) (store.ScopedToken, error) {
 	if prefix, ok := credential.Parse(tok); !ok || prefix != s.prefix || len(tok) > authn.MaxTokenLen {
 		return store.ScopedToken{}, ErrInvalid
 	}
 	t, err := s.store.ResolveScoped(ctx, credential.Hash(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.ScopedToken{}, ErrInvalid
+	}
+	return t, err
+}
+
+// resolve checks one presented token: shape, existence, expiry, type and credential.
+func (s *Service) resolve(ctx context.Context, id *authn.Identity, tok, typ string) (store.ScopedToken, error) {
+	t, err := s.lookup(ctx, tok)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.ScopedToken{}, ErrInvalid
-		}
 		return store.ScopedToken{}, err
 	}
 	if !s.now().Before(t.ExpiresAt) {
@@ -234,14 +241,8 @@ func (s *Service) Present(h http.Header) []string {
 // Revoke revokes the scoped token tok and its subtree for its holder, the credential id (a
 // token bound to another credential: ErrWrongFor).
 func (s *Service) Revoke(ctx context.Context, id *authn.Identity, tok string, ev store.Event) error {
-	if prefix, ok := credential.Parse(tok); !ok || prefix != s.prefix {
-		return ErrInvalid
-	}
-	t, err := s.store.ResolveScoped(ctx, credential.Hash(tok))
+	t, err := s.lookup(ctx, tok)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrInvalid
-		}
 		return err
 	}
 	if id != nil && t.Credential != id.CredentialName() {
