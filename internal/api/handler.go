@@ -85,6 +85,9 @@ type Options struct {
 	PersonalTTL time.Duration
 	// Login throttles failed logins; zero fields take throttle's defaults, Now defaults to Now.
 	Login throttle.Config
+	// LoginTracker, when set, throttles logins instead of a tracker of Login's in this
+	// process: a throttle.Shared, so that nodes sharing Redis throttle together.
+	LoginTracker throttle.Tracker
 	// Quotas bound requests per client address (login, leaked-token revocation) and writes
 	// per principal; a zero field is no bound (config.Quotas).
 	Quotas config.Quotas

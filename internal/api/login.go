@@ -36,7 +36,7 @@ type passwords struct {
 	// what a wrong password costs.
 	dummy    string
 	ttl      time.Duration
-	throttle *throttle.Logins
+	throttle throttle.Tracker
 }
 
 // initPasswords bounds every password hashing of the API (login, user create and patch) by
@@ -63,7 +63,11 @@ func (h *Handler) initPasswords(o Options) error {
 	if tc.Now == nil {
 		tc.Now = h.now
 	}
-	h.pw = passwords{params: p, dummy: dummy, ttl: ttl, throttle: throttle.New(tc)}
+	tracker := o.LoginTracker
+	if tracker == nil {
+		tracker = throttle.New(tc)
+	}
+	h.pw = passwords{params: p, dummy: dummy, ttl: ttl, throttle: tracker}
 	return nil
 }
 
@@ -144,7 +148,7 @@ func (h *Handler) CheckPassword(r *http.Request, email, password string) (store.
 		return store.User{}, badRequest("password must be at most %d characters.", credential.MaxPasswordLen)
 	}
 	ip := h.clientIP(r)
-	attempt, err := h.pw.throttle.Begin(throttleAccount(account), throttleAddr(h.clientAddr(r)))
+	attempt, err := h.pw.throttle.Begin(r.Context(), throttleAccount(account), throttleAddr(h.clientAddr(r)))
 	if err != nil {
 		var ref *throttle.Refused
 		if !errors.As(err, &ref) {

@@ -250,7 +250,7 @@ func (h *Handler) changePassword(r *http.Request, id *authn.Identity, cur store.
 // count against the same per-account and per-address throttle as failed logins, so a stolen key
 // cannot be used to guess its owner's password.
 func (h *Handler) checkCurrentPassword(r *http.Request, u store.User, password string) error {
-	attempt, err := h.pw.throttle.Begin(throttleAccount(u.EmailNorm), throttleAddr(h.clientAddr(r)))
+	attempt, err := h.pw.throttle.Begin(r.Context(), throttleAccount(u.EmailNorm), throttleAddr(h.clientAddr(r)))
 	if err != nil {
 		var ref *throttle.Refused
 		if !errors.As(err, &ref) {

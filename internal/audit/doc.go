@@ -9,7 +9,9 @@
 // minute become one event for the address, target "many", with their count. A flood of random
 // tokens from one address therefore writes at most 21 events per minute whatever its rate, and
 // at most 10 000 distinct refusals are held between two writes, whatever the number of
-// addresses.
+// addresses. Nodes sharing a Redis (Refusals.Share with RedisClaims) claim an address's 20
+// together: a flood spread over n nodes writes at most 20 rows of its own plus one folded row
+// per node a minute. When Redis does not answer, each node's own bound holds.
 //
 // Fingerprints: a secret is named "hmac:" and the first 12 hex digits of its HMAC-SHA256 under
 // the instance key, 32 random bytes the store makes the first time it opens

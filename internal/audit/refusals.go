@@ -61,9 +61,20 @@ type Refusals struct {
 	// minute is the minute own and perAddr count in; they restart when a later one begins,
 	// and are kept across flushes so that flushing often gives an address no more rows.
 	minute  int64
-	own     map[refusalKey]struct{} // refusals given events of their own this minute
-	perAddr map[addrKey]int         // how many of own each address has
+	own     map[refusalKey]claim // refusals given events of their own this minute
+	perAddr map[addrKey]int      // how many of own each address has
+
+	claims Claims // nil: this node decides alone
 }
+
+// claim is where a refusal of own stands with the other nodes (Share).
+type claim byte
+
+const (
+	unclaimed claim = iota // not yet asked: it has its own events so far
+	claimed                // one of the address's first maxPerAddress across the nodes
+	denied                 // past them: folded from now on
+)
 
 // NewRefusals returns an aggregator writing to out that fingerprints secrets with key, the
 // instance key (store.Store.InstanceKey); it panics when key is shorter than 16 bytes.
@@ -75,8 +86,14 @@ func NewRefusals(out Appender, key []byte, now func() time.Time, log *slog.Logge
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Refusals{fp: NewFingerprinter(key), out: out, now: now, log: log, pending: make(map[refusalKey]pending),
-		own: make(map[refusalKey]struct{}), perAddr: make(map[addrKey]int)}
+		own: make(map[refusalKey]claim), perAddr: make(map[addrKey]int)}
 }
+
+// Share makes the nodes sharing c count an address's distinct refusals together, so that
+// across all of them it gets at most maxPerAddress events of its own per action and minute
+// (plus one folded event per node). Each flush claims the refusals new to it in one call; when
+// the call fails, the node's own count decides, as without sharing. Call it before Run.
+func (r *Refusals) Share(c Claims) { r.claims = c }
 
 // Fingerprint names secret by its keyed fingerprint (Fingerprinter), for targets and details
 // of RecordEvent that stand for a secret, such as an email that may be a mistyped password.
@@ -101,17 +118,19 @@ func (r *Refusals) RecordEvent(action, ip, target, detail string) {
 		clear(r.own)
 		clear(r.perAddr)
 	}
-	if _, ok := r.own[k]; !ok {
+	if c, ok := r.own[k]; !ok {
 		a := addrKey{action: action, ip: ip}
 		switch {
 		case r.perAddr[a] >= maxPerAddress:
-			k.fingerprint, k.reason, k.fold = targetMany, detailMany, true
+			k = foldKey(k)
 		case len(r.own) >= maxPending:
 			k = overflowKey(action, k.minute)
 		default:
-			r.own[k] = struct{}{}
+			r.own[k] = unclaimed
 			r.perAddr[a]++
 		}
+	} else if c == denied {
+		k = foldKey(k)
 	}
 	if _, ok := r.pending[k]; !ok && len(r.pending) >= maxPending {
 		k = overflowKey(action, k.minute)
@@ -122,6 +141,13 @@ func (r *Refusals) RecordEvent(action, ip, target, detail string) {
 	}
 	p.count++
 	r.pending[k] = p
+}
+
+// foldKey is where k is counted when it gets no event of its own: with the rest of its
+// address's refusals of the minute.
+func foldKey(k refusalKey) refusalKey {
+	k.fingerprint, k.reason, k.fold = targetMany, detailMany, true
+	return k
 }
 
 // overflowKey counts, for a minute, the refusals of action past the bound on what is held.
@@ -135,6 +161,17 @@ type pending struct {
 	first int64 // unix seconds
 }
 
+// merge adds q's refusals to p's.
+func (p pending) merge(q pending) pending {
+	switch {
+	case q.count == 0:
+		return p
+	case p.count == 0:
+		return q
+	}
+	return pending{count: p.count + q.count, first: min(p.first, q.first)}
+}
+
 // Flush writes everything recorded since the last flush.
 func (r *Refusals) Flush(ctx context.Context) error { return r.flush(ctx, true) }
 
@@ -146,10 +183,20 @@ func (r *Refusals) flush(ctx context.Context, all bool) error {
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = make(map[refusalKey]pending)
+	groups, keys := r.toClaim(batch)
+	r.mu.Unlock()
+	if len(groups) > 0 {
+		if err := r.claims.Claim(ctx, groups, maxPerAddress); err != nil {
+			r.log.Warn("sharing refused credentials' counts through Redis; this node counts alone meanwhile", "error", err)
+			groups = nil
+		}
+	}
+	r.mu.Lock()
+	r.settle(batch, groups, keys)
 	if !all {
 		for k, p := range batch {
 			if k.fold && k.minute >= minute {
-				r.pending[k] = p
+				r.pending[k] = p.merge(r.pending[k])
 				delete(batch, k)
 			}
 		}
@@ -171,6 +218,62 @@ func (r *Refusals) flush(ctx context.Context, all bool) error {
 		})
 	}
 	return r.out.AppendEvents(ctx, evs)
+}
+
+// toClaim groups the refusals of batch that have events of their own and were not yet claimed
+// with the other nodes, by action, address and minute; keys[i][j] is the refusal of
+// groups[i].Members[j]. r.mu must be held.
+func (r *Refusals) toClaim(batch map[refusalKey]pending) (groups []ClaimGroup, keys [][]refusalKey) {
+	if r.claims == nil {
+		return nil, nil
+	}
+	type groupKey struct {
+		action, ip string
+		minute     int64
+	}
+	at := map[groupKey]int{}
+	for k := range batch {
+		if k.fold || k.minute == r.minute && r.own[k] != unclaimed {
+			continue
+		}
+		gk := groupKey{k.action, k.ip, k.minute}
+		i, ok := at[gk]
+		if !ok {
+			i = len(groups)
+			at[gk] = i
+			groups = append(groups, ClaimGroup{Action: k.action, IP: k.ip, Minute: k.minute})
+			keys = append(keys, nil)
+		}
+		// A distinct refusal within its group: target and detail (neither holds a newline).
+		groups[i].Members = append(groups[i].Members, k.fingerprint+"\n"+k.reason)
+		keys[i] = append(keys[i], k)
+	}
+	return groups, keys
+}
+
+// settle applies the answers of a claim to batch: a refusal denied its own events is folded
+// into its address's count, and so are its later ones this minute. r.mu must be held.
+func (r *Refusals) settle(batch map[refusalKey]pending, groups []ClaimGroup, keys [][]refusalKey) {
+	for i, g := range groups {
+		for j, k := range keys[i] {
+			r.settleOne(batch, k, g.Granted[j])
+		}
+	}
+}
+
+func (r *Refusals) settleOne(batch map[refusalKey]pending, k refusalKey, granted bool) {
+	c := denied
+	if granted {
+		c = claimed
+	}
+	if _, mine := r.own[k]; mine && k.minute == r.minute {
+		r.own[k] = c
+	}
+	if !granted {
+		f := foldKey(k)
+		batch[f] = batch[k].merge(batch[f])
+		delete(batch, k)
+	}
 }
 
 // Run flushes every interval until ctx ends, then flushes everything once more with flushCtx. A

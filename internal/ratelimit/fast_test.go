@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/lanyardhq/lanyard/internal/testenv"
 )
 
 // Fast mode's overshoot, measured: three nodes spend from one window (or one balance) and sync
@@ -67,7 +69,7 @@ func TestFastOvershoot(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				rdb := redisClient(t, url)
+				rdb := testenv.RedisClient(t, url)
 				if what == "window" {
 					key := ls[0].windowKey("key:k", spec{lenMs: time.Hour.Milliseconds(), index: clk.Now().UnixMilli() / time.Hour.Milliseconds()})
 					n, err := rdb.Get(t.Context(), key).Int64()

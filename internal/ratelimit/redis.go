@@ -165,17 +165,7 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 		cfg.IdleCredits = DefaultIdleCredits
 	}
 
-	opts := new(*cfg.Options)
-	if m := cfg.Options.MaintNotificationsConfig; m != nil {
-		opts.MaintNotificationsConfig = new(*m)
-	}
-	opts.ContextTimeoutEnabled = true
-	opts.DialTimeout = cfg.Timeout
-	opts.DialerRetries = 1
-	opts.ReadTimeout = cfg.Timeout
-	opts.WriteTimeout = cfg.Timeout
-	opts.PoolTimeout = cfg.Timeout
-	opts.MaxRetries = -1
+	opts := BoundedOptions(cfg.Options, cfg.Timeout)
 	// Pipelines (fast mode's sync) on the main pool: one ping then speaks for every call.
 	opts.PipelinePoolSize = -1
 	if opts.PoolSize <= 0 {
@@ -206,6 +196,24 @@ func NewRedis(cfg RedisConfig) (*Redis, error) {
 	r.probe(ctx)
 	go r.loop(ctx)
 	return r, nil
+}
+
+// BoundedOptions returns a copy of o whose every call gives up after timeout (dialing, reading,
+// writing, waiting for a connection) and is never retried: the options of a Redis client on a
+// request's path, which must answer or fail quickly, never hang.
+func BoundedOptions(o *redis.Options, timeout time.Duration) *redis.Options {
+	opts := new(*o)
+	if m := o.MaintNotificationsConfig; m != nil {
+		opts.MaintNotificationsConfig = new(*m)
+	}
+	opts.ContextTimeoutEnabled = true
+	opts.DialTimeout = timeout
+	opts.DialerRetries = 1
+	opts.ReadTimeout = timeout
+	opts.WriteTimeout = timeout
+	opts.PoolTimeout = timeout
+	opts.MaxRetries = -1
+	return opts
 }
 
 // SetNodes sets the node count (at least 1) that fast mode's shares and redis_down local divide

@@ -1,9 +1,6 @@
 package ratelimit
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"reflect"
@@ -17,45 +14,12 @@ import (
 	"github.com/lanyardhq/lanyard/internal/testenv"
 )
 
-// testRedis returns the URL of the tests' Redis and a key prefix of this test's own, whose keys
-// are deleted when the test ends: the Redis may be shared with other tests and other people.
+// testRedis returns the URL of the tests' Redis and a key prefix of this test's own
+// (testenv.RedisKeys).
 func testRedis(t testing.TB) (url, prefix string) {
 	t.Helper()
-	url = testenv.Redis(t)
-	var b [8]byte
-	rand.Read(b[:])
-	prefix = "lanyard-test:" + hex.EncodeToString(b[:]) + ":"
-	rdb := redisClient(t, url)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		var keys []string
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("listing the test's keys: %v", err)
-		}
-		if len(keys) > 0 {
-			if err := rdb.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("deleting the test's keys: %v", err)
-			}
-		}
-	})
+	_, url, prefix = testenv.RedisKeys(t)
 	return url, prefix
-}
-
-// redisClient is a plain client of url, closed when the test ends.
-func redisClient(t testing.TB, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("%s=%q: %v", testenv.RedisEnv, url, err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
 }
 
 // newTestRedis opens a Redis limiter on url, closed when the test ends.
@@ -130,7 +94,7 @@ func TestRedisKeysExpire(t *testing.T) {
 		}
 		l.sync(t.Context()) // fast mode writes in the background
 	}
-	rdb := redisClient(t, url)
+	rdb := testenv.RedisClient(t, url)
 	keys, err := rdb.Keys(t.Context(), prefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)

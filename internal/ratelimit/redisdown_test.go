@@ -192,7 +192,7 @@ func TestRedisScriptsFlushed(t *testing.T) {
 		req := Request{Bucket: "key:k", Windows: []Window{{10, time.Minute}}, Cost: 1,
 			Credits: &Credits{Key: "k", SetAt: time.Now(), Remaining: 10}}
 		for range 2 {
-			if err := redisClient(t, srv.URL()).ScriptFlush(t.Context()).Err(); err != nil {
+			if err := testenv.RedisClient(t, srv.URL()).ScriptFlush(t.Context()).Err(); err != nil {
 				t.Fatal(err)
 			}
 			d, err := l.Decide(t.Context(), req)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/lanyardhq/lanyard/internal/api"
 	"github.com/lanyardhq/lanyard/internal/audit"
 	"github.com/lanyardhq/lanyard/internal/authn"
@@ -74,7 +76,14 @@ func build(ctx context.Context, o Options, id string, log *slog.Logger) (_ *node
 	if err != nil {
 		return nil, err
 	}
-	if n.api, n.resolver, n.refusals, err = buildAPI(cfg, n.st, key, n.fan, o, log); err != nil {
+	var rdb *redis.Client
+	if cfg.Server.Redis != "" {
+		if rdb, err = sharedRedis(cfg.Server.Redis); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, rdb.Close)
+	}
+	if n.api, n.resolver, n.refusals, err = buildAPI(cfg, n.st, key, n.fan, rdb, o, log); err != nil {
 		return nil, err
 	}
 	if l := n.api.Limits(); l != nil {

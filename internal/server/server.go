@@ -19,6 +19,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -327,7 +328,9 @@ func withConsole(con, api http.Handler) http.Handler {
 	})
 }
 
-func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
+// buildAPI makes the native API over st. rdb, when --redis is set, is shared by the login
+// throttle and the refused-credential counts of every node.
+func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, rdb *redis.Client, o Options, log *slog.Logger) (*api.Handler, *authn.Resolver, *audit.Refusals, error) {
 	specs := make([]authn.SourceSpec, len(cfg.Sources))
 	for i, s := range cfg.Sources {
 		specs[i] = authn.SourceSpec{Type: s.Type, Scheme: s.Scheme, Header: s.Name}
@@ -339,6 +342,18 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, 
 	prefixes := prefixesOf(cfg)
 	resolver := authn.NewResolver(st, prefixes, o.Now)
 	refusals := audit.NewRefusals(st, key, o.Now, log)
+	login := throttle.Config{
+		MaxFailures:     cfg.Login.MaxFailures,
+		Lockout:         cfg.Login.Lockout,
+		AddrMaxFailures: cfg.Login.IPMaxFailures,
+		Now:             o.Now,
+	}
+	var tracker throttle.Tracker
+	if rdb != nil {
+		refusals.Share(audit.NewRedisClaims(rdb, ""))
+		tracker = throttle.NewShared(throttle.SharedConfig{Redis: rdb, Limits: login,
+			OnError: warnEvery(log, 10*time.Second, "sharing the login throttle through Redis; this node throttles alone meanwhile")})
+	}
 	pwParams := credential.Params{
 		MemoryKiB:   uint32(cfg.Passwords.MemoryKiB),
 		Iterations:  uint32(cfg.Passwords.Iterations),
@@ -401,13 +416,32 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, 
 		HashConcurrency:          cfg.Passwords.MaxConcurrent,
 		HashQueueTimeout:         cfg.Passwords.QueueTimeout,
 		PersonalTTL:              cfg.Tokens.PersonalTTL,
-		Login: throttle.Config{
-			MaxFailures:     cfg.Login.MaxFailures,
-			Lockout:         cfg.Login.Lockout,
-			AddrMaxFailures: cfg.Login.IPMaxFailures,
-		},
+		Login:                    login,
+		LoginTracker:             tracker,
 	})
 	return h, resolver, refusals, err
+}
+
+// sharedRedis is the client of --redis that the login throttle and the refusal counts use:
+// every call answers or fails within ratelimit.DefaultTimeout.
+func sharedRedis(url string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--redis %s: %w", redactURL(url), err)
+	}
+	return redis.NewClient(ratelimit.BoundedOptions(opts, ratelimit.DefaultTimeout)), nil
+}
+
+// warnEvery returns a function that logs msg with the error it is given, at most once per
+// interval: a failing dependency is reported without a line per request.
+func warnEvery(log *slog.Logger, interval time.Duration, msg string) func(error) {
+	var last atomic.Int64
+	return func(err error) {
+		now := time.Now().UnixNano()
+		if prev := last.Load(); now-prev >= int64(interval) && last.CompareAndSwap(prev, now) {
+			log.Warn(msg, "error", err)
+		}
+	}
 }
 
 // newLimits builds the plan and credits layer: a limiter in process, or shared through Redis

@@ -16,12 +16,17 @@
 // evicted, chosen among a small random sample as the one with the fewest failures, so a flood of
 // one-off failures cannot evict an account that is being guessed at.
 //
+// Logins keeps its counts in the process; Shared keeps them in Redis, so that nodes sharing a
+// Redis throttle together (an account guessed at through three nodes is locked after
+// MaxFailures failures in all, not per node), and falls back to Logins when Redis is down.
+//
 // The package knows nothing about HTTP, users or passwords: callers name accounts and addresses
 // by strings (lanyard uses the normalised email and the client address) and read the time from an
 // injected clock.
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -137,17 +142,42 @@ func New(c Config) *Logins {
 	}
 }
 
+// Tracker decides whether a login attempt may be checked: Logins within one process, Shared
+// across the nodes that share a Redis.
+type Tracker interface {
+	// Begin asks whether a login for account from addr may be checked now. It returns a
+	// *Refused error when the account or the address is throttled; the attempt then counts
+	// as nothing. Any other error means the attempt could not be tracked.
+	Begin(ctx context.Context, account, addr string) (*Attempt, error)
+}
+
+// outcome is how an attempt ended.
+type outcome byte
+
+const (
+	abandoned outcome = 'x'
+	failed    outcome = 'f'
+	succeeded outcome = 's'
+)
+
+// finisher records the outcome of an attempt its tracker let through.
+type finisher interface {
+	finish(a *Attempt, o outcome)
+}
+
 // Attempt is a login attempt that was let through. Exactly one of Failed, Succeeded or Abandoned
 // must be called once the outcome is known; later calls do nothing.
 type Attempt struct {
-	l             *Logins
+	by            finisher
 	account, addr string
+	id            string // names the attempt in flight in Redis (Shared)
 	done          bool
 }
 
-// Begin asks whether a login for account from addr may be checked now. It returns a *Refused
-// error when the account or the address is throttled; the attempt then counts as nothing.
-func (l *Logins) Begin(account, addr string) (*Attempt, error) {
+var _ Tracker = (*Logins)(nil)
+
+// Begin implements Tracker; it never fails for another reason than a *Refused.
+func (l *Logins) Begin(_ context.Context, account, addr string) (*Attempt, error) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -159,7 +189,7 @@ func (l *Logins) Begin(account, addr string) (*Attempt, error) {
 	}
 	l.entry(&l.accounts, account, now).pending++
 	l.entry(&l.addrs, addr, now).pending++
-	return &Attempt{l: l, account: account, addr: addr}, nil
+	return &Attempt{by: l, account: account, addr: addr}, nil
 }
 
 // check refuses when key's failures, counting the attempts in flight, reached the table's limit.
@@ -240,51 +270,40 @@ func less(a, b *counter) bool {
 }
 
 // Failed records that the attempt's password was wrong (or its account unknown).
-func (a *Attempt) Failed() {
-	a.finish(func(l *Logins, now time.Time) {
-		if c := l.release(&l.accounts, a.account, now); c != nil {
-			c.failures++
-			c.since = now
-		}
-		if c := l.release(&l.addrs, a.addr, now); c != nil {
-			if c.failures == 0 {
-				c.since = now
-			}
-			c.failures++
-		}
-	})
-}
+func (a *Attempt) Failed() { a.end(failed) }
 
 // Succeeded records a successful login: the account's failures are forgotten. The address's
 // failures stay: only failures count there.
-func (a *Attempt) Succeeded() {
-	a.finish(func(l *Logins, now time.Time) {
-		if c := l.release(&l.accounts, a.account, now); c != nil {
-			c.failures = 0
-		}
-		l.release(&l.addrs, a.addr, now)
-	})
-}
+func (a *Attempt) Succeeded() { a.end(succeeded) }
 
 // Abandoned records an attempt that was never decided (the password could not be checked): it
 // counts as nothing.
-func (a *Attempt) Abandoned() {
-	a.finish(func(l *Logins, now time.Time) {
-		l.release(&l.accounts, a.account, now)
-		l.release(&l.addrs, a.addr, now)
-	})
-}
+func (a *Attempt) Abandoned() { a.end(abandoned) }
 
-func (a *Attempt) finish(f func(l *Logins, now time.Time)) {
+func (a *Attempt) end(o outcome) {
 	if a == nil || a.done {
 		return
 	}
 	a.done = true
-	l := a.l
+	a.by.finish(a, o)
+}
+
+func (l *Logins) finish(a *Attempt, o outcome) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f(l, now)
+	acct, addr := l.release(&l.accounts, a.account, now), l.release(&l.addrs, a.addr, now)
+	switch o {
+	case failed:
+		acct.failures++
+		acct.since = now
+		if addr.failures == 0 {
+			addr.since = now
+		}
+		addr.failures++
+	case succeeded:
+		acct.failures = 0
+	}
 	l.accounts.forgetIdle(a.account)
 	l.addrs.forgetIdle(a.addr)
 }

@@ -1,11 +1,16 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/lanyardhq/lanyard/internal/testenv"
 )
+
+var ctx = context.Background()
 
 type clock struct{ t time.Time }
 
@@ -114,14 +119,14 @@ func TestLogins(t *testing.T) {
 		)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		forEachTracker(t, tt.name, func(t *testing.T, open func(Config) Tracker) {
 			c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			conf := cfg
 			conf.Now = c.now
-			l := New(conf)
+			l := open(conf)
 			for i, s := range tt.steps {
 				c.advance(s.advance)
-				a, err := l.Begin(s.account, s.addr)
+				a, err := l.Begin(ctx, s.account, s.addr)
 				var ref *Refused
 				switch {
 				case s.refused == "" && err != nil:
@@ -151,17 +156,19 @@ func TestLogins(t *testing.T) {
 }
 
 func TestAttemptOutcomeIsFinal(t *testing.T) {
-	l := New(Config{MaxFailures: 2})
-	a, err := l.Begin("ann", "a1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Failed()
-	a.Failed() // ignored
-	a.Succeeded()
-	if _, err := l.Begin("ann", "a1"); err != nil {
-		t.Fatalf("one failure refused the account: %v", err)
-	}
+	forEachTracker(t, "", func(t *testing.T, open func(Config) Tracker) {
+		l := open(Config{MaxFailures: 2})
+		a, err := l.Begin(ctx, "ann", "a1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Failed()
+		a.Failed() // ignored
+		a.Succeeded()
+		if _, err := l.Begin(ctx, "ann", "a1"); err != nil {
+			t.Fatalf("one failure refused the account: %v", err)
+		}
+	})
 }
 
 func TestRetrySeconds(t *testing.T) {
@@ -182,7 +189,7 @@ func TestRetrySeconds(t *testing.T) {
 func TestSuccessfulAttemptsLeaveNothingBehind(t *testing.T) {
 	l := New(Config{})
 	for i := range 100 {
-		a, err := l.Begin(fmt.Sprint("user", i), "a1")
+		a, err := l.Begin(ctx, fmt.Sprint("user", i), "a1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,14 +207,14 @@ func TestMemoryIsBounded(t *testing.T) {
 	const maxTracked = 4 // below the eviction sample, so the choice is deterministic
 	l := New(Config{MaxFailures: 5, AddrMaxFailures: 1_000_000, MaxTracked: maxTracked, Now: c.now})
 	for range 4 {
-		a, err := l.Begin("target", "attacker")
+		a, err := l.Begin(ctx, "target", "attacker")
 		if err != nil {
 			t.Fatal(err)
 		}
 		a.Failed()
 	}
 	for i := range 1000 {
-		a, err := l.Begin(fmt.Sprint("noise", i), fmt.Sprint("addr", i))
+		a, err := l.Begin(ctx, fmt.Sprint("noise", i), fmt.Sprint("addr", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,18 +224,18 @@ func TestMemoryIsBounded(t *testing.T) {
 		}
 	}
 	// The guessed-at account kept its four failures: one more locks it.
-	a, err := l.Begin("target", "elsewhere")
+	a, err := l.Begin(ctx, "target", "elsewhere")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Failed()
-	if _, err := l.Begin("target", "elsewhere2"); err == nil {
+	if _, err := l.Begin(ctx, "target", "elsewhere2"); err == nil {
 		t.Fatal("the guessed-at account was evicted by a flood of one-off failures")
 	}
 
 	// Once their windows pass, entries are swept before anything live is evicted.
 	c.advance(16 * time.Minute)
-	a, err = l.Begin("fresh", "fresh")
+	a, err = l.Begin(ctx, "fresh", "fresh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,15 +245,26 @@ func TestMemoryIsBounded(t *testing.T) {
 	}
 }
 
+// TestConcurrentAttemptsNeverExceedTheLimit: concurrent guesses at one account, spread over
+// three nodes when they share Redis, are checked at most MaxFailures times.
 func TestConcurrentAttemptsNeverExceedTheLimit(t *testing.T) {
-	l := New(Config{MaxFailures: 20, AddrMaxFailures: 1000})
+	forEachTracker(t, "", func(t *testing.T, open func(Config) Tracker) {
+		concurrentGuesses(t, open)
+	})
+}
+
+func concurrentGuesses(t *testing.T, open func(Config) Tracker) {
+	var nodes [3]Tracker
+	for i := range nodes {
+		nodes[i] = open(Config{MaxFailures: 20, AddrMaxFailures: 1000})
+	}
 	const workers = 64
 	results := make(chan bool, workers)
 	start := make(chan struct{})
-	for range workers {
+	for i := range workers {
 		go func() {
 			<-start
-			a, err := l.Begin("ann", "a1")
+			a, err := nodes[i%len(nodes)].Begin(ctx, "ann", "a1")
 			if err != nil {
 				results <- false
 				return
@@ -264,5 +282,36 @@ func TestConcurrentAttemptsNeverExceedTheLimit(t *testing.T) {
 	}
 	if let > 20 {
 		t.Fatalf("%d concurrent guesses were checked, limit 20", let)
+	}
+}
+
+// forEachTracker runs f as a subtest (named name, or the tracker's kind when name is empty)
+// with each kind of tracker: Logins, and Shared over the tests' Redis (testenv.RedisKeys).
+// open may be called several times in one run, as by several nodes: the trackers it returns
+// share their counts (in memory the first one is returned again; with Redis they share a key
+// prefix).
+func forEachTracker(t *testing.T, name string, f func(t *testing.T, open func(Config) Tracker)) {
+	for _, kind := range []string{"memory", "redis"} {
+		sub := kind
+		if name != "" {
+			sub = name + "/" + kind
+		}
+		t.Run(sub, func(t *testing.T) {
+			if kind == "memory" {
+				var l *Logins // one process: every "node" is the same tracker
+				f(t, func(c Config) Tracker {
+					if l == nil {
+						l = New(c)
+					}
+					return l
+				})
+				return
+			}
+			rdb, _, prefix := testenv.RedisKeys(t)
+			f(t, func(c Config) Tracker {
+				return NewShared(SharedConfig{Redis: rdb, Prefix: prefix, Limits: c,
+					OnError: func(err error) { t.Errorf("Redis failed: %v", err) }})
+			})
+		})
 	}
 }
