@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +85,12 @@ func BenchmarkDecide(b *testing.B) {
 			url, prefix := testRedis(b)
 			return newTestRedis(b, url, RedisConfig{Prefix: prefix})
 		}},
+		{"redis-exact-unpipelined", func(b *testing.B) Limiter {
+			url, prefix := testRedis(b)
+			r := newTestRedis(b, url, RedisConfig{Prefix: prefix})
+			r.pipe = nil // every decision its own round trip
+			return r
+		}},
 		{"redis-fast", func(b *testing.B) Limiter {
 			url, prefix := testRedis(b)
 			return newTestRedis(b, url, RedisConfig{Prefix: prefix, Mode: ModeFast})
@@ -127,21 +134,30 @@ func BenchmarkDecide(b *testing.B) {
 			}
 			reportRatio(b, baseline.serial)
 		})
-		b.Run(lim.name+"-parallel", func(b *testing.B) {
-			l := lim.open(b)
-			reqs := benchRequests()
-			ctx := b.Context()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if d, err := l.Decide(ctx, reqs[i%benchKeys]); err != nil || !d.Allowed {
-						b.Errorf("%+v, %v", d, err)
-						return
+		// parallelism 1: one decision per CPU at a time; 32: as a busy node decides, many
+		// requests waiting on Redis at once.
+		for _, par := range []int{1, 32} {
+			name := lim.name + "-parallel"
+			if par > 1 {
+				name += fmt.Sprint("-", par)
+			}
+			b.Run(name, func(b *testing.B) {
+				l := lim.open(b)
+				reqs := benchRequests()
+				ctx := b.Context()
+				b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						if d, err := l.Decide(ctx, reqs[i%benchKeys]); err != nil || !d.Allowed {
+							b.Errorf("%+v, %v", d, err)
+							return
+						}
+						i++
 					}
-					i++
-				}
+				})
+				reportRatio(b, baseline.parallel)
 			})
-			reportRatio(b, baseline.parallel)
-		})
+		}
 	}
 }
