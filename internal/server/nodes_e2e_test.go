@@ -395,6 +395,19 @@ func startPGProxy(t *testing.T, target string) *pgProxy {
 	return p
 }
 
+// proxiedDatabase makes a fresh PostgreSQL database and returns its URL through a pgProxy in
+// front of the test's server, and the proxy.
+func proxiedDatabase(t *testing.T) (*url.URL, *pgProxy) {
+	t.Helper()
+	u, err := url.Parse(pgtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startPGProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	return u, proxy
+}
+
 func (p *pgProxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -462,13 +475,7 @@ func within(t *testing.T, d time.Duration, what string, f func() bool) time.Dura
 // passed, never a 2xx — and when it can again, they recover by themselves: the revocation
 // fan-out resumes without help, and a revocation waited for is refused everywhere at once.
 func TestNodesSurviveADatabaseOutage(t *testing.T) {
-	dsn := pgtest.Database(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startPGProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	u, proxy := proxiedDatabase(t)
 	c := startCluster(t, 2, u.String(), "", time.Second)
 	c.nodes[0].must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "u", "email": "u@example.com"}`})
 	id, cached := c.newKey(t, 0, "u")
