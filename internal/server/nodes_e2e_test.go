@@ -75,22 +75,30 @@ func probe(t *testing.T, base, token string) int { return get(t, base, "/v1/me",
 
 // get asks GET path (with a bearer token, when one is given) and returns the status.
 func get(t *testing.T, base, path, token string) int {
-	hr, err := http.NewRequest("GET", base+path, nil)
+	s, err := tryGet(base, path, token)
 	if err != nil {
 		t.Error(err)
-		return 0
+	}
+	return s
+}
+
+// tryGet is get for a server that may not listen yet: a failed request is an error, not a
+// failed test.
+func tryGet(base, path, token string) (int, error) {
+	hr, err := http.NewRequest("GET", base+path, nil)
+	if err != nil {
+		return 0, err
 	}
 	if token != "" {
 		hr.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := probeClient.Do(hr)
 	if err != nil {
-		t.Error(err)
-		return 0
+		return 0, err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 // revoke deletes a key with a raw request (no OpenAPI check: it is timed) and returns the status.
