@@ -72,6 +72,16 @@ func serve(t *testing.T, vars map[string]string, args ...string) (addr string, s
 // exit (at the latest when t ends), failing t unless it exits 0.
 func startServe(t *testing.T, vars map[string]string, args ...string) (addr string, stderr *lockedBuffer, stop func()) {
 	t.Helper()
+	return startServeUntil(t, servingLine, vars, args...)
+}
+
+// servingLine is the log line of a server that serves, and its address.
+var servingLine = regexp.MustCompile(`lanyard is serving.*addr=(127\.0\.0\.1:\d+)`)
+
+// startServeUntil is startServe that returns once serve logged a line that re matches, with
+// the address re's first group captures.
+func startServeUntil(t *testing.T, re *regexp.Regexp, vars map[string]string, args ...string) (addr string, stderr *lockedBuffer, stop func()) {
+	t.Helper()
 	stderr = &lockedBuffer{wrote: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -91,7 +101,6 @@ func startServe(t *testing.T, vars map[string]string, args ...string) (addr stri
 		})
 	}
 	t.Cleanup(stop)
-	re := regexp.MustCompile(`lanyard is serving.*addr=(127\.0\.0\.1:\d+)`)
 	timeout := time.NewTimer(10 * time.Second)
 	defer timeout.Stop()
 	for {

@@ -4,8 +4,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,18 +59,43 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 }
 
-// TestServeStoreUnreachable: a PostgreSQL that does not answer stops serve with exit 1 and a
-// message that names the store without its password.
-func TestServeStoreUnreachable(t *testing.T) {
+// TestServeWaitsForAnUnreachableStore: a PostgreSQL that does not answer keeps serve waiting
+// for it rather than exiting: it listens, says why — naming the store without its password —
+// answers /healthz 200 and /readyz 503, and exits 0 at once when it is stopped.
+func TestServeWaitsForAnUnreachableStore(t *testing.T) {
 	const pw = "hunter2-not-to-be-printed"
+	waiting := regexp.MustCompile(`lanyard listens, but its store does not answer.*addr=(127\.0\.0\.1:\d+)`)
 	for _, url := range []string{
 		"postgres://lanyard:" + pw + "@127.0.0.1:1/lanyard?connect_timeout=2",
 		"postgres://127.0.0.1:1/lanyard?password=" + pw + "&connect_timeout=2",
 	} {
-		code, out, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", "serve", "--addr", "127.0.0.1:0", "--store", url)
-		if code != 1 || !strings.Contains(errs, "--store") || strings.Contains(errs+out, pw) {
-			t.Errorf("serve with an unreachable store: %d %q %q", code, out, errs)
+		addr, stderr, stop := startServeUntil(t, waiting, map[string]string{"LANYARD_DATA": t.TempDir()}, "--addr", "127.0.0.1:0", "--store", url)
+		for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
+			res, err := http.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != want {
+				t.Errorf("%s while the store is unreachable: %d, want %d", path, res.StatusCode, want)
+			}
 		}
+		asked := time.Now()
+		stop()
+		if took := time.Since(asked); took > 3*time.Second {
+			t.Errorf("serve waiting for its store took %v to stop", took)
+		}
+		if errs := stderr.String(); !strings.Contains(errs, "--store") || strings.Contains(errs, pw) {
+			t.Errorf("serve with an unreachable store logged: %q", errs)
+		}
+	}
+}
+
+// TestServeRefusesAStoreURLThatDoesNotParse: a mistake in --store is no outage to wait for.
+func TestServeRefusesAStoreURLThatDoesNotParse(t *testing.T) {
+	code, _, errs := cli(t, map[string]string{"LANYARD_DATA": t.TempDir()}, "", "serve", "--addr", "127.0.0.1:0", "--store", "postgres://lanyard@127.0.0.1/lanyard?sslmode=sometimes")
+	if code != 1 || !strings.Contains(errs, "does not parse") {
+		t.Errorf("serve with a store URL that does not parse: %d %q", code, errs)
 	}
 }
 

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -27,3 +29,30 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) error {
 	h.writeRaw(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
+
+// Unavailable is the API of a node that has not reached its store yet (one that started while
+// PostgreSQL was down): /healthz answers 200, since the process runs; every other request,
+// /readyz included, answers 503 unavailable with Retry-After and the contract's body (in the
+// envelope under the prefix, when configured), with a request id and an access-log line like
+// any other. Nothing that needs the store is decided: it fails closed. Of o it uses Logger,
+// Prefix, Envelope and TrustedProxies.
+func Unavailable(o Options) http.Handler {
+	h := &Handler{log: o.Logger, prefix: o.Prefix, envelope: o.Envelope, trusted: o.TrustedProxies, ids: newRequestIDs()}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.prefix == "" {
+		h.prefix = "/v1"
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _ = h.healthz(w, r) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
+			Message: "lanyard has not reached its store yet; try again in a moment.", Err: errNoStoreYet, RetryAfter: 1})
+	})
+	h.mux = mux
+	return h
+}
+
+// errNoStoreYet is what the log says about a request answered before the store was reached.
+var errNoStoreYet = errors.New("the store has not answered since this node started")

@@ -276,3 +276,31 @@ func TestServeAs(t *testing.T) {
 		t.Errorf("/v1/me over HTTP without a credential: %d", rec.Code)
 	}
 }
+
+// TestUnavailable: the API of a node that has not reached its store answers /healthz 200 and
+// everything else 503 with Retry-After, in the envelope under the prefix when one is set, with a
+// request id like every answer.
+func TestUnavailable(t *testing.T) {
+	h := Unavailable(Options{Envelope: true})
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/healthz", 200, `{"status":"ok"}`},
+		{"GET", "/readyz", 503, `{"error":{"code":"unavailable",`},
+		{"POST", "/v1/keys", 503, `{"success":false,"data":null,"message":`},
+		{"GET", "/orgs/acme/items", 503, `{"error":{"code":"unavailable",`},
+	} {
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		r.Header.Set("Authorization", "Bearer lk_anything")
+		h.ServeHTTP(rec, r)
+		if rec.Code != tt.status || !strings.HasPrefix(rec.Body.String(), tt.body) || rec.Header().Get("X-Request-Id") == "" {
+			t.Errorf("%s %s: %d %v %s", tt.method, tt.path, rec.Code, rec.Header(), rec.Body)
+		}
+		if rec.Code == 503 && (rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"unavailable"`)) {
+			t.Errorf("%s %s: 503 without Retry-After or the error code: %v %s", tt.method, tt.path, rec.Header(), rec.Body)
+		}
+	}
+}

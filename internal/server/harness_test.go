@@ -45,6 +45,8 @@ type instance struct {
 	stop   func() error
 	// envelope: answers are wrapped, so the OpenAPI document does not describe them.
 	envelope bool
+	// served is closed once the node serves (Options.Started).
+	served   chan struct{}
 	specOnce sync.Once
 	spec     *openAPIChecker
 }
@@ -78,6 +80,9 @@ type startOpts struct {
 	hasher credential.Hasher
 	// logs, when set, also receives the log lines.
 	logs io.Writer
+	// early returns as soon as Run runs, without waiting for the node to serve (one that
+	// waits for its store); instance.served says when it does.
+	early bool
 }
 
 // testConfig is the built-in default with cheap password hashing and the data in dir.
@@ -142,13 +147,16 @@ func start(t *testing.T, o startOpts) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	started := make(chan struct{})
+	inst.served = started
 	opts.Started = func(string) { close(started) }
 	go func() { done <- Run(ctx, opts) }()
-	select {
-	case <-started:
-	case err := <-done:
-		cancel()
-		t.Fatalf("lanyard did not start: %v", err)
+	if !o.early {
+		select {
+		case <-started:
+		case err := <-done:
+			cancel()
+			t.Fatalf("lanyard did not start: %v", err)
+		}
 	}
 	var once sync.Once
 	var runErr error

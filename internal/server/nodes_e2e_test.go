@@ -75,22 +75,30 @@ func probe(t *testing.T, base, token string) int { return get(t, base, "/v1/me",
 
 // get asks GET path (with a bearer token, when one is given) and returns the status.
 func get(t *testing.T, base, path, token string) int {
-	hr, err := http.NewRequest("GET", base+path, nil)
+	s, err := tryGet(base, path, token)
 	if err != nil {
 		t.Error(err)
-		return 0
+	}
+	return s
+}
+
+// tryGet is get for a server that may not listen yet: a failed request is an error, not a
+// failed test.
+func tryGet(base, path, token string) (int, error) {
+	hr, err := http.NewRequest("GET", base+path, nil)
+	if err != nil {
+		return 0, err
 	}
 	if token != "" {
 		hr.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := probeClient.Do(hr)
 	if err != nil {
-		t.Error(err)
-		return 0
+		return 0, err
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 // revoke deletes a key with a raw request (no OpenAPI check: it is timed) and returns the status.
@@ -395,6 +403,19 @@ func startPGProxy(t *testing.T, target string) *pgProxy {
 	return p
 }
 
+// proxiedDatabase makes a fresh PostgreSQL database and returns its URL through a pgProxy in
+// front of the test's server, and the proxy.
+func proxiedDatabase(t *testing.T) (*url.URL, *pgProxy) {
+	t.Helper()
+	u, err := url.Parse(pgtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startPGProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	return u, proxy
+}
+
 func (p *pgProxy) track(cs ...net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -462,13 +483,7 @@ func within(t *testing.T, d time.Duration, what string, f func() bool) time.Dura
 // passed, never a 2xx — and when it can again, they recover by themselves: the revocation
 // fan-out resumes without help, and a revocation waited for is refused everywhere at once.
 func TestNodesSurviveADatabaseOutage(t *testing.T) {
-	dsn := pgtest.Database(t)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startPGProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	u, proxy := proxiedDatabase(t)
 	c := startCluster(t, 2, u.String(), "", time.Second)
 	c.nodes[0].must(201, req{method: "POST", path: "/v1/users", token: testBootstrap, body: `{"id": "u", "email": "u@example.com"}`})
 	id, cached := c.newKey(t, 0, "u")

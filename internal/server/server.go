@@ -76,8 +76,9 @@ type Options struct {
 	// ConnState, when set, is the http.Server's connection-state hook (tests use it to know a
 	// request is in flight).
 	ConnState func(net.Conn, http.ConnState)
-	// Started, when set, is called with the address being served once the server accepts
-	// connections.
+	// Started, when set, is called with the address being served once the node serves: its
+	// store answered and it accepts connections. (A node that waits for its PostgreSQL store
+	// answers /healthz, and 503 to everything else, before that.)
 	Started func(addr string)
 
 	// next serves the gateway's allowed requests in process (Embed).
@@ -145,7 +146,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 			dir = strings.TrimPrefix(rest, "//")
 		}
 		return sqlite.Open(ctx, dir)
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+	case isPostgres(url):
 		st, err := postgres.Open(ctx, url)
 		if err != nil {
 			// pgx's messages name the user and database, never the password; the URL is
@@ -257,15 +258,25 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer ln.Close()
 	}
-	n, err := build(ctx, o, nodeID(cfg, ln), log)
-	if err != nil {
+	id := nodeID(cfg, ln)
+	n, err := build(ctx, o, id, log)
+	var handler http.Handler
+	var waiting *swapHandler // set while the node waits for its store
+	switch {
+	case err == nil:
+		handler = n.handler
+	case waitsForStore(cfg, err):
+		// A node that starts while its PostgreSQL is down listens at once and waits for it:
+		// /healthz says the process runs, everything else is 503 (fail closed) until the store
+		// answers, so an orchestrator neither kills it nor sends it traffic meanwhile.
+		waiting = newSwapHandler(unavailableAPI(cfg, log))
+		handler = waiting
+	default:
 		return err
 	}
-	defer n.close()
-	fan := n.fan
 
 	srv := &http.Server{
-		Handler:           n.handler,
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
@@ -277,16 +288,37 @@ func Run(ctx context.Context, o Options) error {
 		TLSConfig:         tlsConfig,
 	}
 	tlsOn := tlsConfig != nil
-	n.start(ctx)
-
 	serveErr := make(chan error, 1)
-	go func() {
+	serve := func() {
 		if tlsOn {
 			serveErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			serveErr <- srv.Serve(ln)
 		}
-	}()
+	}
+	if waiting != nil {
+		go serve()
+		log.Warn("lanyard listens, but its store does not answer: every request but /healthz is answered 503 until it does",
+			"addr", ln.Addr().String(), "node", id, "error", err.Error())
+		if n, err = waitForStore(ctx, o, id, log, serveErr); err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+			if ctx.Err() != nil {
+				log.Info("lanyard stopped before its store answered")
+				return nil
+			}
+			return err
+		}
+	}
+	defer n.close()
+	fan := n.fan
+	n.start(ctx)
+	if waiting != nil {
+		waiting.set(n.handler)
+	} else {
+		go serve()
+	}
 	scheme := "http"
 	if tlsOn {
 		scheme = "https"
