@@ -61,7 +61,7 @@ func TestServeOnPostgres(t *testing.T) {
 
 // TestServeWaitsForAnUnreachableStore: a PostgreSQL that does not answer keeps serve waiting
 // for it rather than exiting: it listens, says why — naming the store without its password —
-// answers /healthz 200 and /readyz 503, and exits 0 at once when it is stopped.
+// answers /healthz and /readyz 503, and exits 0 at once when it is stopped.
 func TestServeWaitsForAnUnreachableStore(t *testing.T) {
 	const pw = "hunter2-not-to-be-printed"
 	waiting := regexp.MustCompile(`lanyard listens, but its store does not answer.*addr=(127\.0\.0\.1:\d+)`)
@@ -70,7 +70,7 @@ func TestServeWaitsForAnUnreachableStore(t *testing.T) {
 		"postgres://127.0.0.1:1/lanyard?password=" + pw + "&connect_timeout=2",
 	} {
 		addr, stderr, stop := startServeUntil(t, waiting, map[string]string{"LANYARD_DATA": t.TempDir()}, "--addr", "127.0.0.1:0", "--store", url)
-		for path, want := range map[string]int{"/healthz": 200, "/readyz": 503} {
+		for path, want := range map[string]int{"/healthz": 503, "/readyz": 503} {
 			res, err := http.Get("http://" + addr + path)
 			if err != nil {
 				t.Fatal(err)

@@ -31,10 +31,11 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Unavailable is the API of a node that has not reached its store yet (one that started while
-// PostgreSQL was down): /healthz answers 200, since the process runs; every other request,
-// /readyz included, answers 503 unavailable with Retry-After and the contract's body (in the
+// PostgreSQL was down): every request, /healthz and /readyz included, answers 503 unavailable
+// with Retry-After and the contract's body (in the
 // envelope under the prefix, when configured), with a request id and an access-log line like
-// any other. Nothing that needs the store is decided: it fails closed. Of o it uses Logger,
+// any other. Nothing that needs the store is decided: it fails closed. /healthz says 200 only
+// once the node is listed among the nodes (CONTRACT §11.53), which needs the store. Of o it uses Logger,
 // Prefix, Envelope and TrustedProxies.
 func Unavailable(o Options) http.Handler {
 	h := &Handler{log: o.Logger, prefix: o.Prefix, envelope: o.Envelope, trusted: o.TrustedProxies, ids: newRequestIDs()}
@@ -45,7 +46,6 @@ func Unavailable(o Options) http.Handler {
 		h.prefix = "/v1"
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _ = h.healthz(w, r) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable,
 			Message: "lanyard has not reached its store yet; try again in a moment.", Err: errNoStoreYet, RetryAfter: 1})

@@ -277,8 +277,8 @@ func TestServeAs(t *testing.T) {
 	}
 }
 
-// TestUnavailable: the API of a node that has not reached its store answers /healthz 200 and
-// everything else 503 with Retry-After, in the envelope under the prefix when one is set, with a
+// TestUnavailable: the API of a node that has not reached its store answers everything, /healthz
+// included, 503 with Retry-After, in the envelope under the prefix when one is set, with a
 // request id like every answer.
 func TestUnavailable(t *testing.T) {
 	h := Unavailable(Options{Envelope: true})
@@ -287,7 +287,7 @@ func TestUnavailable(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"GET", "/healthz", 200, `{"status":"ok"}`},
+		{"GET", "/healthz", 503, `{"error":{"code":"unavailable",`},
 		{"GET", "/readyz", 503, `{"error":{"code":"unavailable",`},
 		{"POST", "/v1/keys", 503, `{"success":false,"data":null,"message":`},
 		{"GET", "/orgs/acme/items", 503, `{"error":{"code":"unavailable",`},

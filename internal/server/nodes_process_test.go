@@ -186,7 +186,7 @@ func forwardAuth(t *testing.T, base, uri, token string) int {
 // with ?wait=propagated by every node on the very next request; a plan's limit holds exactly
 // across the three; a node killed with SIGKILL disturbs no other, is waited for only until it
 // leaves the node list, and is no longer listed once its heartbeat has expired; and a node
-// started while PostgreSQL is down answers /healthz, fails closed meanwhile, and serves by
+// started while PostgreSQL is down fails closed meanwhile (/healthz included), and serves by
 // itself once the database is back (CONTRACT §1, §11.33, §11.53).
 func TestNodesAsProcesses(t *testing.T) {
 	u, proxy := proxiedDatabase(t)
@@ -291,12 +291,12 @@ func TestNodesAsProcesses(t *testing.T) {
 		}
 	}
 
-	// PostgreSQL goes down, and node-2 starts meanwhile: it answers /healthz, fails closed on
-	// everything else, and serves by itself once the database is back.
+	// PostgreSQL goes down, and node-2 starts meanwhile: it listens and fails closed on
+	// everything, /healthz included (it is not listed yet), and serves by itself once the database is back.
 	proxy.cut()
 	procs[1] = procs[1].again(t, true)
 	c.nodes[1] = procs[1].instance
-	procs[1].waitFor(t, 30*time.Second, "/healthz", 200)
+	procs[1].waitFor(t, 30*time.Second, "/healthz", 503)
 	tick := time.NewTicker(50 * time.Millisecond) // paces the probes over the outage
 	for range 20 {
 		if s := get(t, c.nodes[1].base, "/readyz", ""); s != 503 {
@@ -316,7 +316,7 @@ func TestNodesAsProcesses(t *testing.T) {
 	tick.Stop()
 	// A node waiting for its store stops at once on SIGTERM, with exit 0.
 	extra := startProcess(t, bin, "node-4", freeAddr(t), true, args...)
-	extra.waitFor(t, 30*time.Second, "/healthz", 200)
+	extra.waitFor(t, 30*time.Second, "/healthz", 503)
 	asked = time.Now()
 	if err := extra.stop(); err != nil || time.Since(asked) > 3*time.Second {
 		t.Errorf("SIGTERM to a node waiting for its store: %v after %v, want exit 0 at once", err, time.Since(asked))

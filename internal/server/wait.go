@@ -36,8 +36,9 @@ func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
-// unavailableAPI answers while the node waits for its store (api.Unavailable): /healthz 200,
-// everything else 503.
+// unavailableAPI answers while the node waits for its store (api.Unavailable): 503 to
+// everything, /healthz included — a node answers /healthz 200 only once it is listed among the
+// nodes (CONTRACT §11.53), and the list is in the store.
 func unavailableAPI(cfg *config.Config, log *slog.Logger) http.Handler {
 	return api.Unavailable(api.Options{Logger: log, Prefix: cfg.API.Prefix, Envelope: cfg.API.Envelope, TrustedProxies: cfg.Server.TrustedPrefixes()})
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // TestNodeWaitsForItsDatabase: a node started while its PostgreSQL cannot be reached listens at
-// once and waits for it: /healthz 200, /readyz and every other request 503 unavailable with
+// once and waits for it: /healthz, /readyz and every other request 503 unavailable with
 // Retry-After — never a 2xx on a credentialed request — and each failed attempt logged, never
 // with the password. Once the database answers, the node serves by itself, listed among the
 // nodes.
@@ -31,7 +31,7 @@ func TestNodeWaitsForItsDatabase(t *testing.T) {
 		c.Server.NodeID = "late"
 	}})
 
-	within(t, 10*time.Second, "/healthz while the database is cut off", func() bool { return get(t, in.base, "/healthz", "") == 200 })
+	within(t, 10*time.Second, "/healthz while the database is cut off", func() bool { return get(t, in.base, "/healthz", "") == 503 })
 	waiting := &instance{t: t, base: in.base} // its own OpenAPI document: none can be read yet
 	for _, r := range []req{
 		{method: "GET", path: "/readyz"},
@@ -86,7 +86,7 @@ func TestNodeWaitingForItsDatabaseStops(t *testing.T) {
 	in := start(t, startOpts{early: true, mutate: func(c *config.Config) {
 		c.Server.Store = "postgres://lanyard:secret@127.0.0.1:" + strconv.Itoa(port) + "/lanyard"
 	}})
-	within(t, 10*time.Second, "/healthz while the database cannot be reached", func() bool { return get(t, in.base, "/healthz", "") == 200 })
+	within(t, 10*time.Second, "/healthz while the database cannot be reached", func() bool { return get(t, in.base, "/healthz", "") == 503 })
 	asked := time.Now()
 	if err := in.stop(); err != nil {
 		t.Fatalf("stopping a node that waits for its store: %v", err)
