@@ -19,7 +19,14 @@
 // never skips an entry.
 //
 // The log lives in the store that every node shares already, so there is no second system to
-// run, secure or watch, and it works the same on PostgreSQL and on SQLite. Entries are trimmed
+// run, secure or watch, and it works the same on PostgreSQL and on SQLite. With --redis a bus
+// (Options.Bus: Redis pub/sub) wakes the tailers: a node that appended publishes a notification,
+// and the others read the log when it arrives instead of on their next poll, so a revocation
+// costs the others one read, not a poll each every 25 ms. While the bus is up a node still reads
+// the log every BusPoll (a quarter of the bound) in case a notification was lost; when the
+// subscription drops (Redis down, a connection that stops answering pings) it polls every
+// PollInterval again and resubscribes by itself. The bus only wakes: every entry is in the log
+// whether or not its notification arrives, so losing the bus costs latency, never a revocation. Entries are trimmed
 // once they are older than KeepLog (a minute, far past the staleness bound; the newest is kept
 // so that seqs keep growing).
 //
@@ -97,6 +104,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Poll overrides PollInterval (tests).
 	Poll time.Duration
+	// Bus, when set, wakes this node's tailer when another node appended, and the others'
+	// when this one did (Redis pub/sub with --redis).
+	Bus Bus
+	// BusPoll is how often the log is read while the bus is up, in case a notification was
+	// lost: by default a quarter of Bound, at least Poll.
+	BusPoll time.Duration
 }
 
 // Fanout is one node's side of the fan-out: it publishes this node's revocations, applies the
@@ -114,6 +127,8 @@ type Fanout struct {
 
 	// wake tells the publisher that Publish queued an entry.
 	wake chan struct{}
+	// busUp says the bus is subscribed.
+	busUp atomic.Bool
 
 	mu sync.Mutex
 	// pending are the entries not appended yet, oldest first; only the publisher removes them.
@@ -140,11 +155,17 @@ func New(o Options) *Fanout {
 	if o.Forget == nil {
 		o.Forget = func(store.Revoked) {}
 	}
+	if o.BusPoll <= 0 {
+		o.BusPoll = max(o.Poll, o.Bound/4)
+	}
 	return &Fanout{o: o, wake: make(chan struct{}, 1)}
 }
 
 // ID is this node's id.
 func (f *Fanout) ID() string { return f.o.ID }
+
+// BusUp reports whether the node hears the other nodes' notifications (Options.Bus) now.
+func (f *Fanout) BusUp() bool { return f.busUp.Load() }
 
 // Applied is the seq of the newest entry of the log this node has read.
 func (f *Fanout) Applied() int64 { return f.applied.Load() }
@@ -194,7 +215,11 @@ func (f *Fanout) publish(ctx context.Context) {
 		case <-retry.C:
 		}
 		fctx, cancel := context.WithTimeout(ctx, f.o.Bound)
+		before := f.published.Load()
 		err := f.flush(fctx)
+		if f.o.Bus != nil && f.published.Load() != before {
+			_ = f.o.Bus.Notify(fctx) // lost, it leaves the entries to the others' next poll
+		}
 		cancel()
 		if err != nil {
 			retry.Reset(f.o.Poll)
@@ -254,17 +279,46 @@ func (f *Fanout) append(ctx context.Context, e store.Revocation) error {
 func (f *Fanout) Run(ctx context.Context) {
 	published := make(chan struct{})
 	go func() { f.publish(ctx); close(published) }()
-	tick := time.NewTicker(f.o.Poll)
+	notified := make(chan struct{}, 1)
+	listened := make(chan struct{})
+	if f.o.Bus != nil {
+		go func() {
+			defer close(listened)
+			wake := func() {
+				select {
+				case notified <- struct{}{}:
+				default: // a read is due already
+				}
+			}
+			// A change of the bus changes how often the log is read: from now, not from
+			// the end of the interval that was running.
+			f.o.Bus.Listen(ctx, wake, func(up bool) { f.busUp.Store(up); wake() })
+		}()
+	} else {
+		close(listened)
+	}
+	// While the bus is up the log is read when it says so, and every BusPoll in case a
+	// notification was lost; while it is down (or there is none), every Poll.
+	interval := func() time.Duration {
+		if f.busUp.Load() {
+			return f.o.BusPoll
+		}
+		return f.o.Poll
+	}
+	tick := time.NewTimer(interval())
 	defer tick.Stop()
 	lastBeat, lastTrim := time.Now(), time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			<-published
+			<-listened
 			f.leave(context.WithoutCancel(ctx))
 			return
 		case <-tick.C:
+		case <-notified:
 		}
+		tick.Reset(interval())
 		// A store that hangs holds one tick up for at most the bound.
 		tctx, cancel := context.WithTimeout(ctx, f.o.Bound)
 		foreign, err := f.tail(tctx)

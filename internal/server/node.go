@@ -55,8 +55,19 @@ func build(ctx context.Context, o Options, id string, log *slog.Logger) (_ *node
 			n.close()
 		}
 	}()
+	// With --redis, one client serves the fan-out's notifications, the login throttle and the
+	// refusal counts (the limiter has its own).
+	var rdb *redis.Client
+	var bus fanout.Bus
+	if cfg.Server.Redis != "" {
+		if rdb, err = sharedRedis(cfg.Server.Redis); err != nil {
+			return nil, err
+		}
+		n.closers = append(n.closers, rdb.Close)
+		bus = fanout.NewRedisBus(rdb, "", log)
+	}
 	// The node's cache forgets what other nodes revoke, and tells them what this one revokes,
-	// through the store's revocation log (internal/fanout).
+	// through the store's revocation log (internal/fanout), woken by Redis when there is one.
 	n.fan = fanout.New(fanout.Options{
 		Store:  base,
 		ID:     id,
@@ -64,6 +75,7 @@ func build(ctx context.Context, o Options, id string, log *slog.Logger) (_ *node
 		Bound:  cfg.Cache.Staleness,
 		Now:    o.Now,
 		Logger: log,
+		Bus:    bus,
 	})
 	n.st = cache.New(base, cache.Options{
 		Size:        cfg.Cache.Size,
@@ -75,13 +87,6 @@ func build(ctx context.Context, o Options, id string, log *slog.Logger) (_ *node
 	key, err := base.InstanceKey(ctx)
 	if err != nil {
 		return nil, err
-	}
-	var rdb *redis.Client
-	if cfg.Server.Redis != "" {
-		if rdb, err = sharedRedis(cfg.Server.Redis); err != nil {
-			return nil, err
-		}
-		n.closers = append(n.closers, rdb.Close)
 	}
 	if n.api, n.resolver, n.refusals, err = buildAPI(cfg, n.st, key, n.fan, rdb, o, log); err != nil {
 		return nil, err
