@@ -263,10 +263,12 @@ func (h *Handler) checkParent(typ, parent string) error {
 }
 
 // deleteResource removes a resource with its descendants, their grants and every key scoped to
-// them, in one transaction.
+// them, in one transaction — which checks again, on what it deletes, that the caller may
+// manage the resource (a grant taken away meanwhile stops it).
 func (h *Handler) deleteResource(w http.ResponseWriter, r *http.Request) error {
 	ref := pathRef(r)
-	if _, err := h.store.DeleteResource(r.Context(), ref, h.event(r, "resource.delete", ref, ref)); err != nil {
+	guard := h.authz.ManageGuard(authn.FromContext(r.Context()), ref)
+	if _, err := h.store.DeleteResource(r.Context(), ref, guard, h.event(r, "resource.delete", ref, ref)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("The resource was")
 		}

@@ -270,6 +270,14 @@ func (a *Authorizer) RevokeGrantGuard(id *authn.Identity, ref, principal string)
 	}
 }
 
+// ManageGuard is the check DELETE /resources/{ref} runs in the transaction that deletes ref:
+// the caller may still manage it, judged on the grants and the tree as they are then.
+func (a *Authorizer) ManageGuard(id *authn.Identity, ref string) store.Guard {
+	return func(ctx context.Context, v store.View) error {
+		return a.In(v).Require(ctx, id, config.PermManage, ref)
+	}
+}
+
 // MoveGuard is the check PATCH /resources/{ref} runs, in the transaction that moves ref under
 // newParent ("" for a root): a move takes the resource away from its current parent, so it
 // needs manage there as well as on the new one — or a manager of only the resource could

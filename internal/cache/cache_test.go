@@ -312,7 +312,7 @@ func TestPublishHearsRevokingWrites(t *testing.T) {
 			return nil
 		}, nil},
 		{"DeleteResource", func(t *testing.T, c *Store) error {
-			_, err := c.DeleteResource(t.Context(), "organization/acme", store.Event{})
+			_, err := c.DeleteResource(t.Context(), "organization/acme", nil, store.Event{})
 			return err
 		}, []string{"keys=[]"}},
 		{"CreateKey", func(t *testing.T, c *Store) error {

@@ -168,8 +168,8 @@ func (c *Store) UpdateResource(ctx context.Context, ref string, fn func(*store.R
 	return r, err
 }
 
-func (c *Store) DeleteResource(ctx context.Context, ref string, ev store.Event) (store.Revoked, error) {
-	r, err := c.Store.DeleteResource(ctx, ref, ev)
+func (c *Store) DeleteResource(ctx context.Context, ref string, guard store.Guard, ev store.Event) (store.Revoked, error) {
+	r, err := c.Store.DeleteResource(ctx, ref, guard, ev)
 	c.ClearTree()
 	c.afterWrite(ctx, r, store.Revoked{Resources: []string{ref}}, err)
 	return r, err

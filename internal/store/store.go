@@ -164,7 +164,8 @@ type Store interface {
 	// and every key whose Resource is any of them (with the keys' secrets and grants), in one
 	// transaction. It returns the revoked key ids. ErrNotFound when absent. An ev without a
 	// Detail gets one saying how many resources, grants and keys went.
-	DeleteResource(ctx context.Context, ref string, ev Event) (Revoked, error)
+	// guard runs once the resource is found, before anything is deleted.
+	DeleteResource(ctx context.Context, ref string, guard Guard, ev Event) (Revoked, error)
 	// PutGrant creates or replaces the grant of g.Principal on g.Resource and returns it as
 	// stored (a replaced grant keeps its CreatedAt). ErrNotFound when the resource, or the user
 	// or key the principal names, does not exist.

@@ -259,8 +259,9 @@ func (db *DB) UpdateResource(ctx context.Context, ref string, fn func(*store.Res
 // those keys, and writes ev, in one transaction. ev's ancestry is computed before anything is
 // deleted, so the event is found under the deleted resources' ancestors. It returns
 // Revoked{Resources: the deleted resources, KeyIDs: the deleted keys}, each in list order.
-// ErrNotFound (and no event) when there is no such resource.
-func (db *DB) DeleteResource(ctx context.Context, ref string, ev store.Event) (store.Revoked, error) {
+// ErrNotFound (and no event) when there is no such resource. An error of guard, run once the
+// resource is found, aborts the deletion and is returned unchanged.
+func (db *DB) DeleteResource(ctx context.Context, ref string, guard store.Guard, ev store.Event) (store.Revoked, error) {
 	types, ids, ok := splitRefs([]string{ref})
 	if !ok {
 		return store.Revoked{}, fmt.Errorf("postgres: delete resource %s: %w", ref, store.ErrNotFound)
@@ -275,6 +276,9 @@ func (db *DB) DeleteResource(ctx context.Context, ref string, ev store.Event) (s
 		}
 		if !slices.Contains(refs, ref) {
 			return fmt.Errorf("postgres: delete resource %s: %w", ref, store.ErrNotFound)
+		}
+		if err := runGuard(ctx, tx, guard); err != nil {
+			return err
 		}
 		var anc string
 		if ev.Action != "" {

@@ -156,7 +156,7 @@ func TestMigrateEventResources(t *testing.T) {
 	mustCreate(t, db.AppendEvents(ctx, []store.Event{ev("refused", "env/e2"), ev("refused", "a|b"), ev("refused", "")}))
 	_, err = db.UpdateResource(ctx, "project/p1", func(r *store.Resource) error { r.Parent = "organization/other"; return nil }, nil, ev("move", "project/p1"))
 	mustCreate(t, err)
-	_, err = db.DeleteResource(ctx, "organization/other", ev("delete", "organization/other"))
+	_, err = db.DeleteResource(ctx, "organization/other", nil, ev("delete", "organization/other"))
 	mustCreate(t, err)
 	mustCreate(t, db.CreateResource(ctx, store.Resource{Type: "project", ID: "p1"}, ev("create again", "project/p1")))
 	checkSameAsInstr(t, db, append(refs[:len(refs)-1], "env/e2")...)

@@ -370,7 +370,7 @@ func TestEventAncestry(t *testing.T) {
 		ev("resource.move", "project/p1"))
 
 	mustCreate(t, err)
-	_, err = db.DeleteResource(ctx, "project/p1", ev("resource.delete", "project/p1"))
+	_, err = db.DeleteResource(ctx, "project/p1", nil, ev("resource.delete", "project/p1"))
 	mustCreate(t, err)
 	anc, err := queryStrings(ctx, db.r, "SELECT coalesce(ancestry, 'NULL') FROM events ORDER BY seq")
 	if err != nil {

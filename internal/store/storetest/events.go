@@ -78,7 +78,7 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 			return err
 		}},
 		{"resource.delete", func(ev store.Event) error {
-			_, err := s.DeleteResource(ctx, "org/acme", ev)
+			_, err := s.DeleteResource(ctx, "org/acme", nil, ev)
 			return err
 		}},
 	}
@@ -130,7 +130,7 @@ func testEventsWithChanges(t *testing.T, newStore func(t *testing.T) store.Store
 	if err := s.DeleteGrant(ctx, "org/quiet", "user:u2", nil, quiet); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteResource(ctx, "org/other", quiet); err != nil {
+	if _, err := s.DeleteResource(ctx, "org/other", nil, quiet); err != nil {
 		t.Fatal(err)
 	}
 
@@ -228,7 +228,7 @@ func testFailedChangesWriteNoEvent(t *testing.T, newStore func(t *testing.T) sto
 		}},
 		{"UpdateResource cycle", func(ev store.Event) error { return move("org/acme", "project/p1", ev) }},
 		{"UpdateResource unknown parent", func(ev store.Event) error { return move("project/p1", "org/ghost", ev) }},
-		{"DeleteResource unknown", func(ev store.Event) error { _, err := s.DeleteResource(ctx, "org/ghost", ev); return err }},
+		{"DeleteResource unknown", func(ev store.Event) error { _, err := s.DeleteResource(ctx, "org/ghost", nil, ev); return err }},
 		{"PutGrant unknown resource", func(ev store.Event) error {
 			_, err := s.PutGrant(ctx, store.Grant{Resource: "org/ghost", Principal: "user:u1", Role: "admin", CreatedAt: at(1)}, nil, ev)
 			return err
@@ -469,7 +469,7 @@ func testCancelledContext(t *testing.T, newStore func(t *testing.T) store.Store)
 			return err
 		}},
 		{"DeleteResource", func() error {
-			_, err := s.DeleteResource(ctx, "org/acme", resEvent("resource.delete", "org/acme"))
+			_, err := s.DeleteResource(ctx, "org/acme", nil, resEvent("resource.delete", "org/acme"))
 			return err
 		}},
 		{"PutGrant", func() error {

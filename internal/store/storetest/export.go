@@ -108,7 +108,7 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if _, err := s.DeleteKey(ctx, "kgone", event("key.revoke", "key:kgone")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteResource(ctx, "project/gone", resEvent("resource.delete", "project/gone")); err != nil {
+	if _, err := s.DeleteResource(ctx, "project/gone", nil, resEvent("resource.delete", "project/gone")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AppendEvents(ctx, []store.Event{{At: at(8), Action: "credential.refused", Result: "refused", IP: "192.0.2.9", Count: 3,

@@ -80,6 +80,10 @@ func testGuards(t *testing.T, newStore func(t *testing.T) store.Store) {
 				resEvent("resource.update", "project/p1"))
 			return err
 		}},
+		{"DeleteResource", func() error {
+			_, err := s.DeleteResource(ctx, "org/acme", refuse, resEvent("resource.delete", "org/acme"))
+			return err
+		}},
 	}
 	for _, c := range changes {
 		if err := c.do(); !errors.Is(err, errRefused) {
@@ -98,7 +102,7 @@ func testGuards(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	wantUnresolved(t, s, "a refused key's secret", hash("secret:k-refused"))
 	if r, err := s.GetResource(ctx, "project/p1"); err != nil || r.Parent != "org/acme" {
-		t.Errorf("project/p1 after a refused move: %+v, %v; want it still under org/acme", r, err)
+		t.Errorf("project/p1 after a refused move and a refused deletion of org/acme: %+v, %v; want it still under org/acme", r, err)
 	}
 
 	// DeleteGrant of a grant that does not exist is ErrNotFound and never asks the guard.
@@ -108,6 +112,12 @@ func testGuards(t *testing.T, newStore func(t *testing.T) store.Store) {
 	wantErr(t, "DeleteGrant(no such grant)", err, store.ErrNotFound)
 	if called {
 		t.Error("DeleteGrant asked the guard about a grant that does not exist")
+	}
+	_, err = s.DeleteResource(ctx, "org/ghost", func(context.Context, store.View) error { called = true; return nil },
+		resEvent("resource.delete", "org/ghost"))
+	wantErr(t, "DeleteResource(no such resource)", err, store.ErrNotFound)
+	if called {
+		t.Error("DeleteResource asked the guard about a resource that does not exist")
 	}
 
 	// UpdateResource runs the guard after fn: the guard sees the resource as it was (the
@@ -249,7 +259,7 @@ func testDeleteResourceDetail(t *testing.T, newStore func(t *testing.T) store.St
 		}
 	}
 	mustCreateKey(t, s, newKey("b1", "", at(2))) // a business key of org/acme
-	if _, err := s.DeleteResource(ctx, "org/acme", resEvent("resource.delete", "org/acme")); err != nil {
+	if _, err := s.DeleteResource(ctx, "org/acme", nil, resEvent("resource.delete", "org/acme")); err != nil {
 		t.Fatal(err)
 	}
 	evs := allEvents(t, s, store.EventFilter{Action: "resource.delete"})

@@ -369,7 +369,7 @@ func testDeleteResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	before := countEvents(t, s)
 
-	rev, err := s.DeleteResource(ctx, "project/p1", resEvent("resource.delete", "project/p1"))
+	rev, err := s.DeleteResource(ctx, "project/p1", nil, resEvent("resource.delete", "project/p1"))
 	if err != nil {
 		t.Fatalf("DeleteResource: %v", err)
 	}
@@ -423,22 +423,22 @@ func testDeleteResource(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Errorf("events after DeleteResource: %q, want one resource.delete more than %d", actions(got), before)
 	}
 
-	_, err = s.DeleteResource(ctx, "project/p1", resEvent("resource.delete", "project/p1"))
+	_, err = s.DeleteResource(ctx, "project/p1", nil, resEvent("resource.delete", "project/p1"))
 	wantErr(t, "second DeleteResource", err, store.ErrNotFound)
-	_, err = s.DeleteResource(ctx, "team/t1", resEvent("resource.delete", "team/t1"))
+	_, err = s.DeleteResource(ctx, "team/t1", nil, resEvent("resource.delete", "team/t1"))
 	wantErr(t, "DeleteResource(deleted descendant)", err, store.ErrNotFound)
-	_, err = s.DeleteResource(ctx, "organization", resEvent("resource.delete", "organization"))
+	_, err = s.DeleteResource(ctx, "organization", nil, resEvent("resource.delete", "organization"))
 	wantErr(t, "DeleteResource(no type/id)", err, store.ErrNotFound)
 
 	// A root, with its remaining subtree.
-	rev, err = s.DeleteResource(ctx, "organization/acme", resEvent("resource.delete", "organization/acme"))
+	rev, err = s.DeleteResource(ctx, "organization/acme", nil, resEvent("resource.delete", "organization/acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameSet(t, "Revoked.Resources", rev.Resources, []string{"organization/acme", "project/p2"})
 	sameSet(t, "Revoked.KeyIDs", rev.KeyIDs, []string{"b3"})
 	// A leaf without keys.
-	rev, err = s.DeleteResource(ctx, "project/p3", resEvent("resource.delete", "project/p3"))
+	rev, err = s.DeleteResource(ctx, "project/p3", nil, resEvent("resource.delete", "project/p3"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +648,7 @@ func testReusedIDsInheritNothing(t *testing.T, newStore func(t *testing.T) store
 	}
 
 	// A resource.
-	if _, err := s.DeleteResource(ctx, "project/p1", resEvent("resource.delete", "project/p1")); err != nil {
+	if _, err := s.DeleteResource(ctx, "project/p1", nil, resEvent("resource.delete", "project/p1")); err != nil {
 		t.Fatal(err)
 	}
 	mustCreateResource(t, s, newResource("project/p1", "organization/acme", at(5)))
@@ -705,7 +705,7 @@ func testResourceEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if err := s.AppendEvents(ctx, []store.Event{refused, unrelated}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteResource(ctx, "env/e", ev("d-e", "resource.delete", "env/e")); err != nil {
+	if _, err := s.DeleteResource(ctx, "env/e", nil, ev("d-e", "resource.delete", "env/e")); err != nil {
 		t.Fatal(err)
 	}
 	// Events of env/e now that it is gone, and of a new env/e elsewhere.
