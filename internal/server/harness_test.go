@@ -45,8 +45,10 @@ type instance struct {
 	stop   func() error
 	// envelope: answers are wrapped, so the OpenAPI document does not describe them.
 	envelope bool
-	specOnce sync.Once
-	spec     *openAPIChecker
+	// flushUsage writes what the node counted of keys' use now (last use, usage hours).
+	flushUsage func(context.Context) error
+	specOnce   sync.Once
+	spec       *openAPIChecker
 }
 
 type syncBuffer struct {
@@ -126,6 +128,7 @@ func start(t *testing.T, o startOpts) *instance {
 	if o.clock != nil {
 		opts.Now = o.clock.Now
 	}
+	opts.usageFlush = func(f func(context.Context) error) { inst.flushUsage = f }
 	if o.hasher != nil {
 		opts.Hasher = o.hasher
 	}
