@@ -123,8 +123,9 @@ type Resolver struct {
 
 	mu sync.Mutex
 	// used is each key's last use and its counts in its latest hour: one entry per key used
-	// since the last flush, so it holds no more entries than there are keys.
-	used map[string]keyUse
+	// since the last flush, so it holds no more entries than there are keys. An entry is
+	// changed in place, under mu: one map lookup per request.
+	used map[string]*keyUse
 	// ended are counts waiting for the next flush besides used's: of an hour a key's entry
 	// left, of a request resolved in an earlier hour than its key's entry holds, of a batch
 	// the store refused. At most maxEnded; dropped counts the requests and refusals that found
@@ -150,7 +151,7 @@ func NewResolver(s store.Store, p Prefixes, now func() time.Time) *Resolver {
 	if now == nil {
 		now = time.Now
 	}
-	return &Resolver{store: s, prefixes: p, now: now, used: make(map[string]keyUse)}
+	return &Resolver{store: s, prefixes: p, now: now, used: make(map[string]*keyUse)}
 }
 
 // Resolve checks p and returns the identity it proves. A credential that is not valid yields a
@@ -278,6 +279,10 @@ func (r *Resolver) touch(keyID string, now time.Time) int64 {
 	at, hour := now.UnixNano(), hourOf(now)
 	r.mu.Lock()
 	u := r.used[keyID]
+	if u == nil {
+		u = new(keyUse)
+		r.used[keyID] = u
+	}
 	switch {
 	case hour > u.hour:
 		// A new hour: the entry's last one waits for the flush apart.
@@ -292,7 +297,6 @@ func (r *Resolver) touch(keyID string, now time.Time) int64 {
 		r.keepEnded(keyID, hour, 1, 0)
 	}
 	u.last = max(u.last, at)
-	r.used[keyID] = u
 	r.mu.Unlock()
 	return hour
 }
@@ -305,14 +309,13 @@ func (r *Resolver) CountRefusal(id *Identity) {
 		return
 	}
 	r.mu.Lock()
-	u, ok := r.used[id.ID]
+	u := r.used[id.ID]
 	switch {
-	case !ok:
+	case u == nil:
 		// Flushed since the request was counted.
-		r.used[id.ID] = keyUse{hour: id.usedHour, refusals: 1}
+		r.used[id.ID] = &keyUse{hour: id.usedHour, refusals: 1}
 	case u.hour == id.usedHour:
 		u.refusals++
-		r.used[id.ID] = u
 	default:
 		r.keepEnded(id.ID, id.usedHour, 0, 1)
 	}
@@ -341,7 +344,7 @@ func (r *Resolver) FlushUsage(ctx context.Context) error {
 		return nil
 	}
 	used, hours, dropped := r.used, r.ended, r.dropped
-	r.used, r.ended, r.dropped = make(map[string]keyUse, len(used)), nil, 0
+	r.used, r.ended, r.dropped = make(map[string]*keyUse, len(used)), nil, 0
 	r.mu.Unlock()
 	last := make(map[string]time.Time, len(used))
 	for id, u := range used {
@@ -357,9 +360,11 @@ func (r *Resolver) FlushUsage(ctx context.Context) error {
 		errs = append(errs, err)
 		r.mu.Lock()
 		for id, at := range last { // keep them for the next flush
-			u := r.used[id]
-			u.last = max(u.last, at.UnixNano())
-			r.used[id] = u
+			if u := r.used[id]; u != nil {
+				u.last = max(u.last, at.UnixNano())
+			} else {
+				r.used[id] = &keyUse{last: at.UnixNano()}
+			}
 		}
 		r.mu.Unlock()
 	}
