@@ -204,15 +204,23 @@ func (h *Handler) recordRefusal(ip, token, credName, reason, detail string) {
 }
 
 // refuse marks the request as refused by lanyard — a grant, a plan's window, credits, a network,
-// a scoped token, a quota — rather than failed or malformed: the answer is 401, 403, 404 or
-// 429, or verify's valid: false.
-func refuse(r *http.Request, status int) {
+// a scoped token, a quota — rather than failed or malformed. The error writer marks every
+// answer that says so (refusal); the entry points whose refusals are answered otherwise mark
+// theirs: verify's valid: false, token exchange's RFC 6749 errors.
+func refuse(r *http.Request) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.refused = true
+	}
+}
+
+// refusal reports whether an error's status says lanyard refused the request: 401, 403, 404 or
+// 429.
+func refusal(status int) bool {
 	switch status {
 	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
-		if st := stateFrom(r.Context()); st != nil {
-			st.refused = true
-		}
+		return true
 	}
+	return false
 }
 
 // requestState is what the access log needs to know about a request once it is answered.

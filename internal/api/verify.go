@@ -121,7 +121,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity
 		if res.Err != nil && res.Layer != "" {
-			st.refused = true // answered 200 with valid: false, a refusal all the same
+			refuse(r) // answered 200 with valid: false, a refusal all the same
 		}
 	}
 	ans, err := verifyAnswerOf(pr, res)
