@@ -22,7 +22,7 @@ import (
 
 // The export format is JSON lines: a header line {"lanyard_export": 1}, then one line per
 // record, an object with one member that names its kind (meta, user, resource, key, secret,
-// revoked, scoped_token, grant, event) and holds its fields, in the order store.Store.Export yields them. Times are
+// revoked, scoped_token, grant, usage, event) and holds its fields, in the order store.Store.Export yields them. Times are
 // RFC 3339 UTC to the second; secret hashes are SHA-256 in hex; passwords are their argon2id
 // PHC strings. No secret is in it, but the instance key is (the audit trail's fingerprints need
 // it) and so are the password hashes: keep an export as you keep a backup of the database.
@@ -42,6 +42,7 @@ type exportLine struct {
 	Revoked  *revokedLine  `json:"revoked,omitempty"`
 	Scoped   *scopedLine   `json:"scoped_token,omitempty"`
 	Grant    *grantLine    `json:"grant,omitempty"`
+	Usage    *usageLine    `json:"usage,omitempty"`
 	Event    *eventLine    `json:"event,omitempty"`
 }
 
@@ -120,6 +121,14 @@ type grantLine struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// usageLine is one key's requests and refusals in one UTC hour.
+type usageLine struct {
+	KeyID    string    `json:"key_id"`
+	Hour     time.Time `json:"hour"`
+	Requests int64     `json:"requests"`
+	Refusals int64     `json:"refusals"`
+}
+
 type eventLine struct {
 	ID         string    `json:"id"`
 	At         time.Time `json:"at"`
@@ -165,6 +174,9 @@ func toLine(r store.Record) exportLine {
 	case r.Grant != nil:
 		g := r.Grant
 		return exportLine{Grant: &grantLine{Resource: g.Resource, Principal: g.Principal, Role: g.Role, CreatedAt: g.CreatedAt}}
+	case r.Usage != nil:
+		u := r.Usage
+		return exportLine{Usage: &usageLine{KeyID: u.KeyID, Hour: u.Hour, Requests: u.Requests, Refusals: u.Refusals}}
 	case r.Event != nil:
 		e := r.Event
 		return exportLine{Event: &eventLine{ID: e.ID, At: e.At, Actor: e.Actor, Credential: e.Credential, Action: e.Action,
@@ -225,6 +237,10 @@ func (l exportLine) record() (store.Record, error) {
 		n++
 		r.Grant = &store.Grant{Resource: g.Resource, Principal: g.Principal, Role: g.Role, CreatedAt: g.CreatedAt}
 	}
+	if u := l.Usage; u != nil {
+		n++
+		r.Usage = &store.UsageHour{KeyID: u.KeyID, Hour: u.Hour, Requests: u.Requests, Refusals: u.Refusals}
+	}
 	if e := l.Event; e != nil {
 		n++
 		r.Event = &store.Event{ID: e.ID, At: e.At, Actor: e.Actor, Credential: e.Credential, Action: e.Action, Target: e.Target,
@@ -232,7 +248,7 @@ func (l exportLine) record() (store.Record, error) {
 		r.Ancestry = e.Ancestry
 	}
 	if n != 1 {
-		return store.Record{}, errors.New("a line must hold exactly one of meta, user, resource, key, secret, revoked, scoped_token, grant, event")
+		return store.Record{}, errors.New("a line must hold exactly one of meta, user, resource, key, secret, revoked, scoped_token, grant, usage, event")
 	}
 	return r, nil
 }

@@ -145,6 +145,9 @@ type errorDetail struct {
 // headers the status calls for, and logs lanyard's own faults (only those) with their cause.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
+	if refusal(e.Status) {
+		refuse(r)
+	}
 	hdr := w.Header()
 	switch e.Status {
 	case http.StatusUnauthorized:

@@ -12,8 +12,10 @@ import (
 // operation documents one route for the OpenAPI description.
 type operation struct {
 	summary string
-	// query lists the query parameters the route reads.
+	// query lists the query parameters the route reads; ints bounds those that are whole
+	// numbers, from [0] to [1].
 	query []string
+	ints  map[string][2]int
 	// request names the request body's schema ("" for none).
 	request string
 	// status is the success status and response the schema of its body ("" for none).
@@ -58,6 +60,9 @@ var operations = map[string]operation{
 	"PATCH /keys/{id}":        {summary: "Change a key's name, metadata, expiry, plan, credits or networks.", request: "KeyPatch", status: 200, response: "Key"},
 	"DELETE /keys/{id}":       {summary: "Revoke a key at once.", status: 204},
 	"POST /keys/{id}/reissue": {summary: "Give a key a new token or secret, the old one ending now or after a grace.", request: "Reissue", status: 200, response: "IssuedKey"},
+	"GET /keys/{id}/usage": {summary: "A key's requests and refusals per UTC hour, oldest first, the current hour last " +
+		"(?hours=, default and at most 168). Each node adds its counts every cache.last_used_flush, so the latest lag by up to that much.",
+		query: []string{"hours"}, ints: map[string][2]int{"hours": {1, maxUsageHours}}, status: 200, response: "KeyUsage"},
 
 	"POST /resources":                                  {summary: "Create a resource under a parent the caller manages (roots: admins).", request: "ResourceCreate", status: 201, response: "Resource"},
 	"GET /resources":                                   {summary: "List the resources the caller may read.", query: []string{"type", "parent", "limit", "cursor"}, status: 200, response: "ResourceList"},
@@ -139,6 +144,11 @@ func objectSchemas() map[string]any {
 		"Node":             obj([]string{"id", "started_at", "last_seen_at"}, map[string]any{"id": str, "started_at": tm, "last_seen_at": tm}),
 		"NodeList":         obj([]string{"nodes"}, map[string]any{"nodes": map[string]any{"type": "array", "items": ref("Node")}}),
 		"KeyList":          list("keys", "Key"),
+		"KeyUsage": obj([]string{"key_id", "hours"}, map[string]any{"key_id": str, "hours": map[string]any{
+			"type": "array", "minItems": 1, "maxItems": maxUsageHours, "items": obj([]string{"hour", "requests", "refusals"}, map[string]any{
+				"hour": tm, "requests": map[string]any{"type": "integer", "minimum": 0}, "refusals": map[string]any{"type": "integer", "minimum": 0},
+			}),
+		}}),
 		"KeyCreate": obj([]string{"name"}, map[string]any{
 			"name": str, "id": str, "owner": str, "resource": str, "role": str,
 			"format": map[string]any{"enum": []string{"token", "key_secret"}}, "expires_in": integer, "plan": str,
@@ -231,7 +241,11 @@ func (h *Handler) describe(paths map[string]any, rt Route, op operation) {
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 	}
 	for _, q := range op.query {
-		params = append(params, map[string]any{"name": q, "in": "query", "schema": map[string]any{"type": "string"}})
+		schema := map[string]any{"type": "string"}
+		if b, ok := op.ints[q]; ok {
+			schema = map[string]any{"type": "integer", "minimum": b[0], "maximum": b[1]}
+		}
+		params = append(params, map[string]any{"name": q, "in": "query", "schema": schema})
 	}
 	if rt.Revokes {
 		params = append(params, map[string]any{"name": "wait", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"propagated"}},

@@ -154,7 +154,10 @@ func (h *Handler) serveRoute(w http.ResponseWriter, r *http.Request, rt *Route) 
 		if st != nil {
 			ident = &st.ident
 		}
-		if _, err := h.checker.Identify(ctx, r.Header, "", h.clientAddr(r), ident); err != nil {
+		if layer, err := h.checker.Identify(ctx, r.Header, "", h.clientAddr(r), ident); err != nil {
+			if st != nil && layer != gateway.LayerCredential {
+				st.identity = ident // resolved, then refused for its network
+			}
 			h.writeError(w, r, err)
 			return
 		}
@@ -200,6 +203,26 @@ func (h *Handler) recordRefusal(ip, token, credName, reason, detail string) {
 	h.refusals.RecordEvent(audit.ActionRefused, ip, credName, detail)
 }
 
+// refuse marks the request as refused by lanyard — a grant, a plan's window, credits, a network,
+// a scoped token, a quota — rather than failed or malformed. The error writer marks every
+// answer that says so (refusal); the entry points whose refusals are answered otherwise mark
+// theirs: verify's valid: false, token exchange's RFC 6749 errors.
+func refuse(r *http.Request) {
+	if st := stateFrom(r.Context()); st != nil {
+		st.refused = true
+	}
+}
+
+// refusal reports whether an error's status says lanyard refused the request: 401, 403, 404 or
+// 429.
+func refusal(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}
+
 // requestState is what the access log needs to know about a request once it is answered.
 type requestState struct {
 	id string
@@ -216,6 +239,9 @@ type requestState struct {
 	ident authn.Identity
 	// preset is the identity ServeAs serves the request as (nil: the request's credential).
 	preset *authn.Identity
+	// refused reports that lanyard refused the request (refuse): with the identity it was
+	// refused to, it counts as a refusal in that key's usage.
+	refused bool
 	// sw is the request's response writer, kept here so a request allocates one state.
 	sw statusWriter
 	// gw is the storage of a gateway or forward-auth decision.
@@ -324,6 +350,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, preset *authn.Id
 		}
 		d := time.Since(start)
 		h.accessLog(r, sw, st, d)
+		if st.refused {
+			// Here, once per request whatever its entry point: the native API, a gateway
+			// route, /v1/authz, /v1/verify. The request itself was counted when its
+			// credential resolved.
+			h.resolver.CountRefusal(st.identity)
+		}
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK

@@ -39,6 +39,7 @@ func (h *Handler) coreRoutes() []Route {
 		{Method: http.MethodPatch, Path: "/keys/{id}", Policy: authz.KeyParam{Param: "id"}, MaxBody: keyBodyLimit, Message: "Key updated", Handle: h.patchKey},
 		{Method: http.MethodDelete, Path: "/keys/{id}", Policy: authz.KeyParam{Param: "id"}, Revokes: true, Handle: h.deleteKey},
 		{Method: http.MethodPost, Path: "/keys/{id}/reissue", Policy: authz.KeyParam{Param: "id"}, Message: "Key reissued", Revokes: true, Handle: h.reissueKey},
+		{Method: http.MethodGet, Path: "/keys/{id}/usage", Policy: authz.KeyParam{Param: "id"}, Handle: h.keyUsage},
 
 		{Method: http.MethodPost, Path: "/users/{id}/admin", Policy: authz.Admin, Message: "User promoted", Handle: h.promote},
 		{Method: http.MethodDelete, Path: "/users/{id}/admin", Policy: authz.Admin, Revokes: true, Handle: h.demote},

@@ -188,6 +188,9 @@ func (h *Handler) exchangeToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		return &oauthError{"invalid_request", "subject_token is not a valid credential."}
 	}
+	if st := stateFrom(r.Context()); st != nil {
+		st.identity = id
+	}
 	hdr := http.Header{}
 	if actor != "" {
 		if x.Requires != "" {
@@ -200,10 +203,13 @@ func (h *Handler) exchangeToken(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, authz.ErrHidden), errors.Is(err, authz.ErrForbidden) && !errors.Is(err, exchange.ErrWrongFor):
+		refuse(r) // answered 400 as RFC 6749 says, a refusal all the same
 		return &oauthError{"invalid_target", "The subject may not read " + resource + "."}
 	case exchange.IsMissing(err):
+		refuse(r)
 		return &oauthError{"invalid_request", "actor_token is required: the " + x.Requires + " token the " + typ + " token is obtained with."}
 	case errors.Is(err, exchange.ErrWrongFor), isRefused(err):
+		refuse(r)
 		return &oauthError{"invalid_request", "actor_token is not a valid " + x.Requires + " token of this subject for " + resource + "'s parent."}
 	default:
 		return err

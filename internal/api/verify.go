@@ -120,6 +120,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	res := h.decide(r.Context(), "verify", pr)
 	if st := stateFrom(r.Context()); st != nil && res.Identity != nil {
 		st.identity = res.Identity
+		if res.Err != nil && res.Layer != "" {
+			refuse(r) // answered 200 with valid: false, a refusal all the same
+		}
 	}
 	ans, err := verifyAnswerOf(pr, res)
 	if err != nil {

@@ -132,6 +132,7 @@ var walkCases = map[string]walkCase{
 	"PATCH /keys/{id}":        {path: "/v1/keys/ann-key", body: `{"name": "mine"}`, nobody: 404, observer: 404},
 	"DELETE /keys/{id}":       {path: "/v1/keys/acme-ci", nobody: 404, observer: 404},
 	"POST /keys/{id}/reissue": {path: "/v1/keys/ann-key/reissue", nobody: 404, observer: 404},
+	"GET /keys/{id}/usage":    {path: "/v1/keys/ann-key/usage", nobody: 404, observer: 404},
 
 	"POST /resources":                               {path: "/v1/resources", body: `{"type": "project", "parent": "organization/acme"}`, nobody: 404, observer: 403},
 	"GET /resources":                                {path: "/v1/resources", nobody: 200, observer: 200, hides: "globex"},

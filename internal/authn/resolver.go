@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,10 @@ type Identity struct {
 	SessionAdmin bool
 	// principal caches Principal() when the resolver knew it already.
 	principal string
+	// counted reports that Resolve counted this key's request in the hour usedHour (unix
+	// seconds of its start), where CountRefusal counts a refusal of it.
+	counted  bool
+	usedHour int64
 }
 
 // Principal is the principal the credential acts as: "user:<id>" for personal credentials,
@@ -106,21 +111,47 @@ type Prefixes struct {
 // Resolver turns a presented credential into an Identity. It is the one place lanyard decides
 // who a caller is; every entry point uses it. Give it a cached store (internal/cache) so that a
 // known credential touches no database.
+//
+// It also keeps what the store learns of keys' use, in memory, for FlushUsage to write in one
+// batch: each key's last use, and its requests and refusals per UTC hour. Every request whose
+// credential resolves to a key counts as one request of the key (the same event that sets its
+// last use); CountRefusal adds a refusal when lanyard then refuses the request.
 type Resolver struct {
 	store    store.Store
 	prefixes Prefixes
 	now      func() time.Time
 
-	mu   sync.Mutex
-	used map[string]time.Time // key id → last use, flushed in batches
+	mu sync.Mutex
+	// used is each key's last use and its counts in its latest hour: one entry per key used
+	// since the last flush, so it holds no more entries than there are keys. An entry is
+	// changed in place, under mu: one map lookup per request.
+	used map[string]*keyUse
+	// ended are counts waiting for the next flush besides used's: of an hour a key's entry
+	// left, of a request resolved in an earlier hour than its key's entry holds, of a batch
+	// the store refused. At most maxEnded; dropped counts the requests and refusals that found
+	// it full.
+	ended   []store.UsageHour
+	dropped int64
 }
+
+// keyUse is a key's use since the last flush: its last use (unix nanoseconds; 0 when only a
+// refusal was counted) and its requests and refusals in the hour that started at hour (unix
+// seconds).
+type keyUse struct {
+	last, hour         int64
+	requests, refusals int64
+}
+
+// maxEnded bounds the counts waiting beside the keys' entries. A flush empties them; only a
+// store that refuses batch after batch for many hours, with many keys in use, fills them.
+const maxEnded = 1 << 16
 
 // NewResolver returns a Resolver over s. now is the clock (time.Now when nil).
 func NewResolver(s store.Store, p Prefixes, now func() time.Time) *Resolver {
 	if now == nil {
 		now = time.Now
 	}
-	return &Resolver{store: s, prefixes: p, now: now, used: make(map[string]time.Time)}
+	return &Resolver{store: s, prefixes: p, now: now, used: make(map[string]*keyUse)}
 }
 
 // Resolve checks p and returns the identity it proves. A credential that is not valid yields a
@@ -157,8 +188,8 @@ func (r *Resolver) Resolve(ctx context.Context, p Presented) (Identity, error) {
 		if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 			return Identity{}, errExpired
 		}
-		id = Identity{Type: TypeKey, ID: k.ID, UserID: k.Owner, Key: k, Source: p.Source}
-		r.touch(k.ID, now)
+		id = Identity{Type: TypeKey, ID: k.ID, UserID: k.Owner, Key: k, Source: p.Source, counted: true}
+		id.usedHour = r.touch(k.ID, now)
 	case store.KindPersonal:
 		id = Identity{Type: TypePersonal, ID: s.ID, UserID: s.UserID, Source: p.Source}
 	case store.KindAdmin:
@@ -235,38 +266,123 @@ func LooksFormatted(tok string) bool {
 	return true
 }
 
-func (r *Resolver) touch(keyID string, at time.Time) {
+// hourOf is the start of the UTC hour t falls in, in unix seconds.
+func hourOf(t time.Time) int64 {
+	s := t.Unix()
+	return s - (s%3600+3600)%3600
+}
+
+// touch records a use of the key at now, as its last use and one request of now's hour, and
+// returns that hour. A key's entry in used is reused from one request to the next: no
+// allocation but the first of each key after a flush.
+func (r *Resolver) touch(keyID string, now time.Time) int64 {
+	at, hour := now.UnixNano(), hourOf(now)
 	r.mu.Lock()
-	if prev, ok := r.used[keyID]; !ok || at.After(prev) {
-		r.used[keyID] = at
+	u := r.used[keyID]
+	if u == nil {
+		u = new(keyUse)
+		r.used[keyID] = u
+	}
+	switch {
+	case hour > u.hour:
+		// A new hour: the entry's last one waits for the flush apart.
+		r.keepEnded(keyID, u.hour, u.requests, u.refusals)
+		u.hour, u.requests, u.refusals = hour, 0, 0
+		u.requests++
+	case hour == u.hour:
+		u.requests++
+	default:
+		// Resolved just before the hour turned, counted just after another request of the
+		// new one.
+		r.keepEnded(keyID, hour, 1, 0)
+	}
+	u.last = max(u.last, at)
+	r.mu.Unlock()
+	return hour
+}
+
+// CountRefusal counts id's request as refused, in the hour Resolve counted it in. An identity
+// Resolve did not make for a key (another credential, a console session, Acting's) counts
+// nothing. Call it once per refused request, once its refusal is certain.
+func (r *Resolver) CountRefusal(id *Identity) {
+	if id == nil || id.Type != TypeKey || !id.counted {
+		return
+	}
+	r.mu.Lock()
+	u := r.used[id.ID]
+	switch {
+	case u == nil:
+		// Flushed since the request was counted.
+		r.used[id.ID] = &keyUse{hour: id.usedHour, refusals: 1}
+	case u.hour == id.usedHour:
+		u.refusals++
+	default:
+		r.keepEnded(id.ID, id.usedHour, 0, 1)
 	}
 	r.mu.Unlock()
 }
 
-// FlushUsage writes the batched last-use times of keys to the store.
+// keepEnded adds counts of a key's hour to those waiting for the next flush, or to dropped
+// when they are full. r.mu is held.
+func (r *Resolver) keepEnded(keyID string, hour, requests, refusals int64) {
+	switch {
+	case requests == 0 && refusals == 0:
+	case len(r.ended) >= maxEnded:
+		r.dropped += requests + refusals
+	default:
+		r.ended = append(r.ended, store.UsageHour{KeyID: keyID, Hour: time.Unix(hour, 0).UTC(), Requests: requests, Refusals: refusals})
+	}
+}
+
+// FlushUsage writes what the resolver kept of keys' use to the store: last use times in one
+// batch (store.Store.TouchKeys), hourly requests and refusals in another (AddUsage). What the
+// store refuses is kept for the next flush.
 func (r *Resolver) FlushUsage(ctx context.Context) error {
 	r.mu.Lock()
-	if len(r.used) == 0 {
+	if len(r.used) == 0 && len(r.ended) == 0 && r.dropped == 0 {
 		r.mu.Unlock()
 		return nil
 	}
-	batch := r.used
-	r.used = make(map[string]time.Time, len(batch))
+	used, hours, dropped := r.used, r.ended, r.dropped
+	r.used, r.ended, r.dropped = make(map[string]*keyUse, len(used)), nil, 0
 	r.mu.Unlock()
-	if err := r.store.TouchKeys(ctx, batch); err != nil {
+	last := make(map[string]time.Time, len(used))
+	for id, u := range used {
+		if u.last != 0 {
+			last[id] = time.Unix(0, u.last).UTC()
+		}
+		if u.requests != 0 || u.refusals != 0 {
+			hours = append(hours, store.UsageHour{KeyID: id, Hour: time.Unix(u.hour, 0).UTC(), Requests: u.requests, Refusals: u.refusals})
+		}
+	}
+	var errs []error
+	if err := r.store.TouchKeys(ctx, last); err != nil {
+		errs = append(errs, err)
 		r.mu.Lock()
-		for id, at := range batch { // keep them for the next flush
-			if prev, ok := r.used[id]; !ok || at.After(prev) {
-				r.used[id] = at
+		for id, at := range last { // keep them for the next flush
+			if u := r.used[id]; u != nil {
+				u.last = max(u.last, at.UnixNano())
+			} else {
+				r.used[id] = &keyUse{last: at.UnixNano()}
 			}
 		}
 		r.mu.Unlock()
-		return err
 	}
-	return nil
+	if err := r.store.AddUsage(ctx, hours); err != nil {
+		errs = append(errs, err)
+		r.mu.Lock()
+		for _, h := range hours {
+			r.keepEnded(h.KeyID, h.Hour.Unix(), h.Requests, h.Refusals)
+		}
+		r.mu.Unlock()
+	}
+	if dropped > 0 {
+		errs = append(errs, fmt.Errorf("authn: %d requests and refusals of keys were not counted: the store refused batch after batch", dropped))
+	}
+	return errors.Join(errs...)
 }
 
-// RunUsageFlusher flushes last-use times every interval until ctx ends, then once more with
+// RunUsageFlusher flushes keys' use (FlushUsage) every interval until ctx ends, then once more with
 // flushCtx (which should outlive ctx briefly, for a graceful shutdown).
 func (r *Resolver) RunUsageFlusher(ctx, flushCtx context.Context, interval time.Duration, onErr func(error)) {
 	t := time.NewTicker(interval)

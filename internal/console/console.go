@@ -66,6 +66,9 @@ type Console struct {
 	schema   config.Schema
 	trusted  []netip.Prefix
 	prefix   string
+	// flush is how often a node writes its keys' use (cache.last_used_flush), which the usage
+	// chart says it lags by.
+	flush time.Duration
 
 	assets *assets
 	pages  map[string]*template.Template
@@ -92,6 +95,7 @@ func New(o Options) (*Console, error) {
 		schema:   cfg.Schema,
 		trusted:  cfg.Server.TrustedPrefixes(),
 		prefix:   o.API.Prefix(),
+		flush:    cfg.Cache.LastUsedFlush,
 	}
 	// The forms offer the roles weakest first, so that what a select starts on gives least.
 	for name := range cfg.Roles {
@@ -206,6 +210,7 @@ func (c *Console) routes() *http.ServeMux {
 		{http.MethodPost, "/console/logout", c.logout},
 		{http.MethodPost, "/console/password", c.changePassword},
 		{http.MethodPost, "/console/keys", c.createKey},
+		{http.MethodGet, "/console/keys/{id}", c.keyPage},
 		{http.MethodPost, "/console/keys/{id}/revoke", c.revokeKey},
 		{http.MethodPost, "/console/keys/{id}/reissue", c.reissueKey},
 		{http.MethodPost, "/console/resources", c.createResource},

@@ -1,8 +1,14 @@
 // Package console serves lanyard's web console at /console/: the pages people expect next to
 // an API's keys (CONTRACT §9, §11.34, §11.50, §11.51) — sign in with email and password; my
 // account (password, my API keys: create with the secret shown once, list, reissue, revoke); a
-// resource's settings (children, members and their roles, business keys, the audit log); and,
-// for admins, the users.
+// key's page (what it can do, its use per hour over the last week as a chart); a resource's
+// settings (children, members and their roles, business keys, the audit log); and, for admins,
+// the users.
+//
+// The usage chart is an inline SVG drawn on the server from GET /v1/keys/{id}/usage: bars
+// placed by usage.go, coloured by classes of the one stylesheet (the policy allows no style
+// attribute), each with a <title> giving its hour's figures, and the same figures in words and
+// in a table beside it.
 //
 // The console decides nothing itself. Every page and every form is one or more internal
 // requests to the native API, served by api.Handler.ServeAs as the signed-in person (an

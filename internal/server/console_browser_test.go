@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,6 +183,27 @@ func (c *chrome) signIn(email, password string) {
 	)
 }
 
+// createKey posts the create-key form of the page the browser shows with only a name, and
+// returns the secret the answer shows once.
+func (c *chrome) createKey(name string) string {
+	c.t.Helper()
+	c.do("create the key "+name,
+		chromedp.SendKeys(chromedp.ID("key-name"), name),
+		chromedp.Click(chromedp.CSS(`form[action="/console/keys"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-secret]`)),
+	)
+	return strings.TrimSpace(value(c, "the secret", chromedp.Text(chromedp.CSS(`[data-secret]`))))
+}
+
+// scriptOff turns JavaScript off in the browser, for the pages it opens from now on.
+func (c *chrome) scriptOff() {
+	c.t.Helper()
+	c.do("turn JavaScript off", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+}
+
 // keyID is the id of the user's one key named name, as the API lists it.
 func (in *instance) keyID(owner, name string) string {
 	in.t.Helper()
@@ -347,18 +371,11 @@ func TestConsoleBrowserNoScript(t *testing.T) {
 	in := start(t, startOpts{})
 	email := in.newUser("ann")
 	c := newChrome(t, in)
-	c.do("turn JavaScript off", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-		return err
-	}))
+	c.scriptOff()
 
 	c.open("/console/login")
 	c.signIn(email, annPassword)
-	c.do("create a key",
-		chromedp.SendKeys(chromedp.ID("key-name"), "no script"),
-		chromedp.Click(chromedp.CSS(`form[action="/console/keys"] button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-secret]`)),
-	)
+	tok := c.createKey("no script")
 	if p := c.path(); p != "/console/keys" {
 		t.Errorf("a plain form post shows %s, want /console/keys", p)
 	}
@@ -366,7 +383,6 @@ func TestConsoleBrowserNoScript(t *testing.T) {
 	if !strings.Contains(html, `<button type="button" data-copy="" hidden="">`) {
 		t.Errorf("the copy button shows without JavaScript")
 	}
-	tok := strings.TrimSpace(value(c, "the secret", chromedp.Text(chromedp.CSS(`[data-secret]`))))
 	if a := in.do(req{method: "GET", path: "/v1/me", token: tok}); a.status != http.StatusOK {
 		t.Fatalf("GET /v1/me with the key made without JavaScript: %d", a.status)
 	}
@@ -389,4 +405,133 @@ func TestConsoleBrowserNoScript(t *testing.T) {
 		t.Errorf("GET /v1/me with the key revoked without JavaScript: %d, want 401", a.status)
 	}
 	c.shot("key-revoked-noscript")
+}
+
+// barTitles are the titles of the usage chart's bars in a page's markup, in order.
+var barTitles = regexp.MustCompile(`<g class="bar">\s*<title>([^<]*)</title>`)
+
+// TestConsoleBrowserKeyUsage: a key made in the console and used over HTTP, some requests
+// refused, shows its use on its page as a chart the server drew: a bar per hour with requests,
+// whose title gives the hour's requests and refusals; with JavaScript off too.
+func TestConsoleBrowserKeyUsage(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 5, 26, 8, 20, 0, 0, time.UTC)}
+	in := start(t, startOpts{clock: clock})
+	email := in.newUser("ann")
+	in.must(201, req{method: "POST", path: "/v1/resources", token: testBootstrap, body: `{"type": "organization", "id": "acme", "name": "Acme"}`})
+	in.must(200, req{method: "PUT", path: "/v1/resources/organization/acme/grants/user:ann", token: testBootstrap, body: `{"role": "admin"}`})
+	in.must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap, body: `{"name": "ci", "id": "acme-ci", "resource": "organization/acme", "role": "member"}`})
+	// A week of a deployment pipeline's key (the README's picture): busy in working hours,
+	// now and then refused.
+	ci := in.must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap, body: `{"name": "ci deploys", "id": "ann-ci", "owner": "user:ann"}`}).json(t)["token"].(string)
+	busy := 0
+	for h := range 6 * 24 {
+		hod := clock.Now().Hour()
+		n := 0
+		if hod >= 8 && hod < 19 {
+			n = 1 + (h*7)%5
+		}
+		for i := range n {
+			if i == 0 && h%7 == 0 {
+				in.must(403, req{method: "GET", path: "/v1/users", token: ci})
+			} else {
+				in.must(200, req{method: "GET", path: "/v1/me", token: ci})
+			}
+		}
+		if n > 0 {
+			busy++
+		}
+		clock.Advance(time.Hour)
+	}
+	c := newChrome(t, in)
+	c.open("/console/login")
+	c.signIn(email, annPassword)
+	tok := c.createKey("reports")
+	id := in.keyID("ann", "reports")
+
+	// Hour after hour, some requests it may make and some it may not (only admins list the
+	// users: 403); the clock stays within the console session's 12 hours.
+	hours := []struct{ allowed, refused int }{{3, 1}, {5, 0}, {8, 2}, {2, 0}, {0, 0}, {6, 3}, {4, 1}}
+	var want []string
+	total, refused := 0, 0
+	for _, h := range hours {
+		total, refused = total+h.allowed+h.refused, refused+h.refused
+		for range h.allowed {
+			in.must(200, req{method: "GET", path: "/v1/me", token: tok})
+		}
+		for range h.refused {
+			in.must(403, req{method: "GET", path: "/v1/users", token: tok})
+		}
+		if n := h.allowed + h.refused; n > 0 {
+			at := clock.Now().Truncate(time.Hour)
+			want = append(want, fmt.Sprintf("%s–%s UTC: %d requests, %d refused", at.Format("Jan 2, 15:04"), at.Add(time.Hour).Format("15:04"), n, h.refused))
+		}
+		clock.Advance(time.Hour)
+	}
+	if err := in.flushUsage(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// From the list of my keys to the key's page.
+	c.open("/console/", chromedp.WaitVisible(chromedp.CSS(`tr[data-key-id="`+id+`"]`)))
+	c.do("open its usage",
+		chromedp.Click(chromedp.CSS(`tr[data-key-id="`+id+`"] a[href$="#usage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.usage-chart`)),
+	)
+	if p := c.path(); p != "/console/keys/"+id+"#usage" {
+		t.Errorf("the usage link leads to %s", p)
+	}
+	checkBars := func(what string) {
+		t.Helper()
+		html := c.html()
+		var got []string
+		for _, m := range barTitles.FindAllStringSubmatch(html, -1) {
+			got = append(got, m[1])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the chart's bars say\n%q\nwant\n%q", what, got, want)
+		}
+		for _, s := range []string{fmt.Sprintf("%d requests in the last 7 days", total), fmt.Sprintf("%d of them refused", refused),
+			`role="img"`, `aria-labelledby="usage-title usage-summary"`} {
+			if !strings.Contains(html, s) {
+				t.Errorf("%s: the page lacks %q", what, s)
+			}
+		}
+		if strings.Contains(html, "style=") {
+			t.Errorf("%s: the page has a style attribute, which the policy forbids", what)
+		}
+	}
+	checkBars("the key's page")
+	c.shot("key-usage-new")
+
+	// The week of the pipeline's key: a bar for every hour it was used.
+	c.open("/console/keys/ann-ci", chromedp.WaitVisible(chromedp.CSS(`svg.usage-chart`)))
+	if n := len(barTitles.FindAllStringSubmatch(c.html(), -1)); n != busy {
+		t.Errorf("the pipeline key's chart has %d bars, want %d", n, busy)
+	}
+	c.shot("key-usage")
+	c.do("phone width", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`svg.usage-chart`)))
+	c.shot("key-usage-phone")
+	c.do("desktop width", chromedp.EmulateViewport(1280, 900))
+
+	// The business key's row on its resource's page leads to its page too.
+	c.open("/console/resources/organization/acme", chromedp.WaitVisible(chromedp.CSS(`tr[data-key-id="acme-ci"]`)))
+	c.do("open the business key's usage",
+		chromedp.Click(chromedp.CSS(`tr[data-key-id="acme-ci"] a[href$="#usage"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`svg.usage-chart`)),
+	)
+	if html := c.html(); !strings.Contains(html, "No requests in the last 7 days.") || !strings.Contains(html, `href="/console/resources/organization/acme#keys"`) {
+		t.Errorf("the business key's page lacks its empty chart or the way back to its resource")
+	}
+
+	// Drawn by the server: with JavaScript off the chart is the same.
+	c.scriptOff()
+	c.open("/console/keys/"+id, chromedp.WaitVisible(chromedp.CSS(`svg.usage-chart`)))
+	checkBars("the key's page without JavaScript")
+
+	// Another person's key has no page for her: 404, as the API answers.
+	in.newUser("bob")
+	bobKey := in.must(201, req{method: "POST", path: "/v1/keys", token: testBootstrap, body: `{"name": "bob's", "owner": "user:bob"}`}).json(t)["id"].(string)
+	if s := c.open("/console/keys/"+bobKey, chromedp.WaitVisible(chromedp.CSS(`h1`))); s != http.StatusNotFound {
+		t.Errorf("another person's key page: %d, want 404", s)
+	}
 }

@@ -46,9 +46,11 @@ type instance struct {
 	// envelope: answers are wrapped, so the OpenAPI document does not describe them.
 	envelope bool
 	// served is closed once the node serves (Options.Started).
-	served   chan struct{}
-	specOnce sync.Once
-	spec     *openAPIChecker
+	served chan struct{}
+	// flushUsage writes what the node counted of keys' use now (last use, usage hours).
+	flushUsage func(context.Context) error
+	specOnce   sync.Once
+	spec       *openAPIChecker
 }
 
 type syncBuffer struct {
@@ -131,6 +133,7 @@ func start(t *testing.T, o startOpts) *instance {
 	if o.clock != nil {
 		opts.Now = o.clock.Now
 	}
+	opts.usageFlush = func(f func(context.Context) error) { inst.flushUsage = f }
 	if o.hasher != nil {
 		opts.Hasher = o.hasher
 	}

@@ -91,6 +91,9 @@ func build(ctx context.Context, o Options, id string, log *slog.Logger) (_ *node
 	if n.api, n.resolver, n.refusals, err = buildAPI(cfg, n.st, key, n.fan, rdb, o, log); err != nil {
 		return nil, err
 	}
+	if o.usageFlush != nil {
+		o.usageFlush(n.resolver.FlushUsage)
+	}
 	if l := n.api.Limits(); l != nil {
 		if c, ok := l.Limiter.(interface{ Close() error }); ok {
 			n.closers = append(n.closers, c.Close)

@@ -83,6 +83,9 @@ type Options struct {
 
 	// next serves the gateway's allowed requests in process (Embed).
 	next http.Handler
+	// usageFlush, when set, is given the node's flush of what it counted of keys' use, so a
+	// test can write it at once rather than wait for cache.last_used_flush.
+	usageFlush func(flush func(context.Context) error)
 }
 
 // CheckBootstrapEnv refuses a LANYARD_BOOTSTRAP_TOKEN that is set but is not 32 to 512

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,6 +119,15 @@ type Store interface {
 	// TouchKeys records last use times in one batch. Unknown ids are ignored; no event is
 	// written. A time earlier than the stored one is ignored.
 	TouchKeys(ctx context.Context, used map[string]time.Time) error
+	// AddUsage adds each entry's Requests and Refusals to its key's hour, in one transaction:
+	// the hour's row is created, or its counts increased. Hour is taken as the UTC hour it
+	// falls in, and entries of the same key and hour add up (SumUsage). Entries for ids that
+	// name no key (deleted since) are ignored; a negative count is ErrInvalid and nothing is
+	// written. No event is written.
+	AddUsage(ctx context.Context, hours []UsageHour) error
+	// UsageOf returns the key's hours that start in [from, to), oldest first; an hour nothing
+	// was counted in has no entry. A key that does not exist has none.
+	UsageOf(ctx context.Context, keyID string, from, to time.Time) ([]UsageHour, error)
 
 	// CreateToken stores a personal, admin or bootstrap token. When t.IssuedAgainst is set, the
 	// user's stored password hash must still be that value (ErrChanged otherwise): a login
@@ -184,7 +194,8 @@ type Store interface {
 	// many: personal and admin tokens whose ExpiresAt is not after now, and a key's old secrets
 	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
 	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
-	// their current secret; so does the bootstrap token. No event is written.
+	// their current secret; so does the bootstrap token. No event is written. Usage hours
+	// that started UsageRetention or longer before now go too, uncounted: they are no secret.
 	PurgeExpired(ctx context.Context, now time.Time) (int, error) // expired scoped tokens and console sessions go too
 
 	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
@@ -218,8 +229,8 @@ type Store interface {
 	// Export calls fn with every record of the store, read from one snapshot, in the order
 	// Import writes them in: meta by name, users, resources (parents before children, then by
 	// (CreatedAt, ID, Type)), keys, secrets by (CreatedAt, ID, Hash), revoked hashes by (At,
-	// Hash), scoped tokens by (CreatedAt, ID), grants by (Resource, Principal), events in write
-	// order. Lists are ordered as ListUsers and the others order them. An error from fn stops
+	// Hash), scoped tokens by (CreatedAt, ID), grants by (Resource, Principal), usage hours by
+	// (KeyID, Hour), events in write order. Lists are ordered as ListUsers and the others order them. An error from fn stops
 	// Export and is returned unchanged. It holds what the store holds: hashes of secrets, never
 	// a secret, and the instance key.
 	Export(ctx context.Context, fn func(Record) error) error
@@ -289,6 +300,7 @@ type Record struct {
 	Revoked *RevokedHash
 	Scoped  *ScopedToken
 	Grant   *Grant
+	Usage   *UsageHour
 	Event   *Event
 	// Ancestry is, with Event, the resources the event is found under (ListEvents'
 	// EventFilter.Resource): its resource and that resource's ancestors when it was written,
@@ -374,6 +386,69 @@ type Credits struct {
 	// SetAt is when the credits were last set, to the nanosecond, growing with every setting:
 	// the generation a live balance belongs to. A write-back never changes it.
 	SetAt time.Time `json:"set_at"`
+}
+
+// UsageHour is what one key did in one UTC hour: the requests whose credential resolved to the
+// key, and how many of those lanyard refused (a grant, a rate-limit window, credits, a network,
+// a scoped token). Nodes count them in memory and add them in batches (AddUsage), so the
+// store's figures lag by up to one batch interval.
+type UsageHour struct {
+	KeyID string
+	// Hour is the start of the hour, UTC.
+	Hour     time.Time
+	Requests int64
+	Refusals int64
+}
+
+// Check refuses counts no store keeps: a negative one is ErrInvalid.
+func (u UsageHour) Check() error {
+	if u.Requests < 0 || u.Refusals < 0 {
+		return fmt.Errorf("store: usage of key %q counts %d requests and %d refusals: %w", u.KeyID, u.Requests, u.Refusals, ErrInvalid)
+	}
+	return nil
+}
+
+// UsageRetention is how long usage hours are kept: a week's chart, and a day to spare for the
+// nodes' batches and for time zones. PurgeExpired deletes older ones.
+const UsageRetention = 8 * 24 * time.Hour
+
+// HourOf is the start of the UTC hour t falls in.
+func HourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
+
+// SumUsage is hours as a store writes them: each Hour the start of its UTC hour, the entries of
+// one key and hour added up, those that count nothing left out, ordered by (KeyID, Hour) (one
+// lock order for every writer). A negative count is ErrInvalid.
+func SumUsage(hours []UsageHour) ([]UsageHour, error) {
+	type at struct {
+		key  string
+		hour int64
+	}
+	sums := make(map[at]int, len(hours))
+	out := make([]UsageHour, 0, len(hours))
+	for _, u := range hours {
+		if err := u.Check(); err != nil {
+			return nil, err
+		}
+		if u.Requests == 0 && u.Refusals == 0 {
+			continue
+		}
+		u.Hour = HourOf(u.Hour)
+		k := at{u.KeyID, u.Hour.Unix()}
+		if i, ok := sums[k]; ok {
+			out[i].Requests += u.Requests
+			out[i].Refusals += u.Refusals
+			continue
+		}
+		sums[k] = len(out)
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b UsageHour) int {
+		if c := strings.Compare(a.KeyID, b.KeyID); c != 0 {
+			return c
+		}
+		return a.Hour.Compare(b.Hour)
+	})
+	return out, nil
 }
 
 // CreditBalance is a live balance the rate limiter hands back for the store.

@@ -14,7 +14,7 @@ import (
 
 // exportQueries read every table in Export's order; the columns of each are those its scanner
 // in Export reads.
-var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scoped, grants, events string }{
+var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scoped, grants, usage, events string }{
 	meta:  "SELECT name, value FROM meta ORDER BY name",
 	users: "SELECT " + userCols + " FROM users ORDER BY created_at, id",
 	resources: `WITH RECURSIVE tree(type, id, depth) AS (
@@ -30,6 +30,7 @@ var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scop
 	revoked: "SELECT hash, at FROM revoked ORDER BY at, hash",
 	scoped:  "SELECT " + scopedCols + " FROM scoped_tokens ORDER BY created_at, id",
 	grants:  "SELECT " + grantCols + " FROM grants ORDER BY resource, principal",
+	usage:   "SELECT key_id, hour, requests, refusals FROM key_usage ORDER BY key_id, hour",
 	events: `SELECT seq, at, actor, credential, action, target, resource, result, ip, count, detail, ancestry
 		FROM events ORDER BY seq`,
 }
@@ -101,6 +102,12 @@ func (db *DB) Export(ctx context.Context, fn func(store.Record) error) error {
 			g, err := scanGrant(r)
 			return store.Record{Grant: &g}, err
 		}},
+		{exportQueries.usage, func(r pgx.Row) (store.Record, error) {
+			var u store.UsageHour
+			err := r.Scan(&u.KeyID, &u.Hour, &u.Requests, &u.Refusals)
+			u.Hour = utc(u.Hour)
+			return store.Record{Usage: &u}, err
+		}},
 		{exportQueries.events, func(r pgx.Row) (store.Record, error) {
 			var (
 				ev         store.Event
@@ -157,7 +164,7 @@ var errNotEmpty = fmt.Errorf("postgres: import: the store is not empty: %w", sto
 // ctx's.
 func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
 	return db.inTx(ctx, "import", pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, noRetries, func(tx *txn) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE meta, users, resources, keys, secrets, revoked, scoped_tokens, grants, events, event_resources
+		if _, err := tx.Exec(ctx, `LOCK TABLE meta, users, resources, keys, secrets, revoked, scoped_tokens, grants, key_usage, events, event_resources
 			IN EXCLUSIVE MODE`); err != nil {
 			return wrap("import", err)
 		}
@@ -243,6 +250,13 @@ func queueRecord(b *pgx.Batch, rec store.Record) error {
 	case rec.Grant != nil:
 		g := *rec.Grant
 		b.Queue("INSERT INTO grants ("+grantCols+") VALUES ($1, $2, $3, $4)", g.Resource, g.Principal, g.Role, ts(g.CreatedAt))
+	case rec.Usage != nil:
+		u := *rec.Usage
+		if err := u.Check(); err != nil {
+			return fmt.Errorf("postgres: import: %w", err)
+		}
+		b.Queue("INSERT INTO key_usage (key_id, hour, requests, refusals) VALUES ($1, $2, $3, $4)",
+			u.KeyID, pos(store.HourOf(u.Hour)), u.Requests, u.Refusals)
 	case rec.Event != nil:
 		ev := *rec.Event
 		seq, err := eventSeq(ev.ID)

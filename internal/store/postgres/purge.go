@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // purgeQuery deletes what PurgeExpired deletes, as of the time $1.
@@ -21,7 +23,8 @@ const purgeQuery = `DELETE FROM secrets s
 // secret (the one a reissue stored), and scoped tokens and console sessions that expired; the
 // partial index secrets_expiry finds the secrets without a scan. Keys, their current secret
 // and the bootstrap token are never deleted here. What stopped working by itself was not revoked: the hashes the
-// secrets_revoked trigger recorded for these rows are removed again. No event is written.
+// secrets_revoked trigger recorded for these rows are removed again. The usage hours that started
+// store.UsageRetention or longer ago go too, uncounted. No event is written.
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "purge expired", func(tx *txn) error {
@@ -48,6 +51,9 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			return wrap("purge expired", err)
 		}
 		n += tag.RowsAffected()
+		if _, err := tx.Exec(ctx, "DELETE FROM key_usage WHERE hour <= $1", pos(now.Add(-store.UsageRetention))); err != nil {
+			return wrap("purge expired", err)
+		}
 		return nil
 	})
 	if err != nil {

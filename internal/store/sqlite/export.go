@@ -12,7 +12,7 @@ import (
 
 // exportQueries read every table in Export's order; the columns of each are those its scanner
 // in export reads.
-var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scoped, grants, events string }{
+var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scoped, grants, usage, events string }{
 	meta:  "SELECT name, value FROM meta ORDER BY name",
 	users: "SELECT " + userCols + " FROM users ORDER BY created_at, id",
 	resources: `WITH RECURSIVE tree(type, id, depth) AS (
@@ -28,6 +28,7 @@ var exportQueries = struct{ meta, users, resources, keys, secrets, revoked, scop
 	revoked: "SELECT hash, at FROM revoked ORDER BY at, hash",
 	scoped:  "SELECT " + scopedCols + " FROM scoped_tokens ORDER BY created_at, id",
 	grants:  "SELECT " + grantCols + " FROM grants ORDER BY resource, principal",
+	usage:   "SELECT key_id, hour, requests, refusals FROM key_usage ORDER BY key_id, hour",
 	events: `SELECT seq, at, actor, credential, action, target, resource, result, ip, count, detail, ancestry
 		FROM events ORDER BY seq`,
 }
@@ -126,6 +127,15 @@ func (db *DB) Export(ctx context.Context, fn func(store.Record) error) error {
 		{exportQueries.grants, func(r scanner) (store.Record, error) {
 			g, err := scanGrant(r)
 			return store.Record{Grant: &g}, err
+		}},
+		{exportQueries.usage, func(r scanner) (store.Record, error) {
+			var (
+				u    store.UsageHour
+				hour int64
+			)
+			err := r.Scan(&u.KeyID, &hour, &u.Requests, &u.Refusals)
+			u.Hour = fromUnix(hour)
+			return store.Record{Usage: &u}, err
 		}},
 		{exportQueries.events, func(r scanner) (store.Record, error) {
 			var (
@@ -235,6 +245,13 @@ func importRecord(ctx context.Context, tx *sql.Tx, rec store.Record) error {
 		g := *rec.Grant
 		_, err = tx.ExecContext(ctx, "INSERT INTO grants ("+grantCols+") VALUES (?, ?, ?, ?)",
 			g.Resource, g.Principal, g.Role, unix(g.CreatedAt))
+	case rec.Usage != nil:
+		u := *rec.Usage
+		if err := u.Check(); err != nil {
+			return fmt.Errorf("sqlite: import: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO key_usage (key_id, hour, requests, refusals) VALUES (?, ?, ?, ?)",
+			u.KeyID, unix(store.HourOf(u.Hour)), u.Requests, u.Refusals)
 	case rec.Event != nil:
 		return importEvent(ctx, tx, *rec.Event, rec.Ancestry)
 	default:

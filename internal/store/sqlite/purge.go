@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"time"
+
+	"github.com/lanyardhq/lanyard/internal/store"
 )
 
 // purgeQuery deletes what PurgeExpired deletes, as of the time ?1.
@@ -18,8 +20,9 @@ const purgeQuery = `DELETE FROM secrets
 // PurgeExpired deletes, in one transaction, personal and admin tokens whose expires_at is at or
 // before now, and key secrets whose expires_at is at or before now while their key has another
 // secret (the one a reissue stored); the partial index secrets_expiry finds them without a
-// scan. Expired scoped tokens and console sessions go too. Keys, their current secret and the
-// bootstrap token are never deleted here. No event is written.
+// scan. Expired scoped tokens and console sessions go too, and (uncounted) the usage hours that
+// started store.UsageRetention or longer ago. Keys, their current secret and the bootstrap
+// token are never deleted here. No event is written.
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "purge expired", func(tx *sql.Tx) error {
@@ -58,6 +61,9 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 			return wrap("purge expired", err)
 		}
 		n += sessions
+		if _, err := tx.ExecContext(ctx, "DELETE FROM key_usage WHERE hour <= ?", unix(now.Add(-store.UsageRetention))); err != nil {
+			return wrap("purge expired", err)
+		}
 		// What stopped working by itself was not revoked: forget what the secrets_revoked
 		// trigger recorded for these rows.
 		for _, h := range hashes {

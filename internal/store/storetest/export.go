@@ -54,6 +54,8 @@ func kindOf(r store.Record) string {
 		return "scoped"
 	case r.Grant != nil:
 		return "grant"
+	case r.Usage != nil:
+		return "usage"
 	case r.Event != nil:
 		return "event"
 	}
@@ -105,6 +107,11 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Fatal(err)
 	}
 	mustCreateKey(t, s, newKey("kgone", "u1", at(7)))
+	// Usage hours of keys that stay, and of one that goes (its hours go with it).
+	if err := s.AddUsage(ctx, []store.UsageHour{use("k1", hourAt(1), 4, 1), use("k1", hourAt(0), 2, 0), use("b1", at(0), 1, 1),
+		use("kgone", at(0), 7, 0)}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.DeleteKey(ctx, "kgone", event("key.revoke", "key:kgone")); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +129,7 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 
 	recs := exportAll(t, s)
-	order := []string{"meta", "user", "resource", "key", "secret", "revoked", "scoped", "grant", "event"}
+	order := []string{"meta", "user", "resource", "key", "secret", "revoked", "scoped", "grant", "usage", "event"}
 	counts := map[string]int{}
 	last := 0
 	for _, r := range recs {
@@ -134,7 +141,7 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 		last = i
 		counts[k]++
 	}
-	want := map[string]int{"meta": 2, "user": 2, "resource": 4, "key": 3, "secret": 7, "revoked": 1, "scoped": 2, "grant": 2,
+	want := map[string]int{"meta": 2, "user": 2, "resource": 4, "key": 3, "secret": 7, "revoked": 1, "scoped": 2, "grant": 2, "usage": 3,
 		"event": len(allEvents(t, s, store.EventFilter{}))}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("Export yielded %v, want %v", counts, want)
@@ -190,6 +197,7 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Errorf("ListEvents(%+v) on the imported store = %d events, want %d", f, len(b), len(a))
 		}
 	}
+	checkUsage(t, "UsageOf(k1) on the imported store", usageOf(t, d, "k1", hourAt(-1), hourAt(2)), usageOf(t, s, "k1", hourAt(-1), hourAt(2)))
 	if u, err := d.GetUserByEmail(ctx, "U1@example.com"); err != nil || u.ID != "u1" {
 		t.Errorf("GetUserByEmail on the imported store = %+v, %v", u, err)
 	}
@@ -254,6 +262,8 @@ func show(r store.Record) string {
 		return "scoped token " + r.Scoped.ID
 	case r.Grant != nil:
 		return "grant " + r.Grant.Principal + " on " + r.Grant.Resource
+	case r.Usage != nil:
+		return "usage of " + r.Usage.KeyID + " at " + r.Usage.Hour.String()
 	case r.Event != nil:
 		return "event " + r.Event.ID + " " + r.Event.Action
 	}

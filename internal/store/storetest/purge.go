@@ -104,3 +104,44 @@ func testPurgeExpired(t *testing.T, newStore func(t *testing.T) store.Store) {
 	wantUnresolved(t, s, "k-grace-running's old secret", runningOld.Hash)
 	mustResolve(t, s, runningCur.Hash)
 }
+
+// testPurgeUsage: PurgeExpired deletes the usage hours that started store.UsageRetention or
+// longer before now, keeps the later ones, and does not count them among what it purged.
+func testPurgeUsage(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	s := newStore(t)
+	mustCreateUser(t, s, newUser("u1", at(0)))
+	mustCreateKey(t, s, newKey("k1", "u1", at(0)))
+	now := hourAt(0).Add(30 * time.Minute)
+	days := int(store.UsageRetention / time.Hour)
+	tests := []struct {
+		name  string
+		hour  time.Time
+		stays bool
+	}{
+		{"long before the retention", hourAt(-days - 100), false},
+		{"an hour before the retention", hourAt(-days - 1), false},
+		{"started before the retention, ends inside it", hourAt(-days), false},
+		{"started inside the retention", hourAt(-days + 1), true},
+		{"the current hour", hourAt(0), true},
+	}
+	var batch []store.UsageHour
+	for _, tt := range tests {
+		batch = append(batch, use("k1", tt.hour, 1, 0))
+	}
+	if err := s.AddUsage(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PurgeExpired(ctx, now)
+	if err != nil || n != 0 {
+		t.Errorf("PurgeExpired = %d, %v; want 0: usage hours are not counted", n, err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := usageOf(t, s, "k1", tt.hour, tt.hour.Add(time.Hour))
+			if stays := len(got) == 1; stays != tt.stays {
+				t.Errorf("the hour %v after PurgeExpired(%v): %+v; want it kept: %v", tt.hour, now, got, tt.stays)
+			}
+		})
+	}
+}

@@ -28,7 +28,7 @@
 //     map or slice may read back as nil.
 //   - A cancelled context makes a call fail with an error that wraps context.Canceled.
 //   - Deleting a key, a user or a resource deletes every grant that names it, so a new record
-//     with the same id inherits nothing.
+//     with the same id inherits nothing; a deleted key's usage hours go with it.
 package storetest
 
 import (
@@ -67,6 +67,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReissueKey", testReissueKey},
 		{"ReissueKeyErrors", testReissueKeyErrors},
 		{"TouchKeys", testTouchKeys},
+		{"AddUsage", testAddUsage},
+		{"UsageOf", testUsageOf},
+		{"UsageGoesWithKey", testUsageGoesWithKey},
 		{"BusinessKeyGrant", testBusinessKeyGrant},
 		{"CreateToken", testCreateToken},
 		{"DeleteTokens", testDeleteTokens},
@@ -94,6 +97,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WriteCredits", testWriteCredits},
 		{"InstanceKey", testInstanceKey},
 		{"PurgeExpired", testPurgeExpired},
+		{"PurgeUsage", testPurgeUsage},
 		{"ExportImport", testExportImport},
 		{"Sessions", testSessions},
 		{"SessionsEndWithUser", testSessionsEndWithUser},
