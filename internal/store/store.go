@@ -195,7 +195,9 @@ type Store interface {
 	// whose reissue grace has ended (a key's secret that has been superseded by a newer one).
 	// Keys themselves stay, expired or not (an expired key is listed until it is deleted), with
 	// their current secret; so does the bootstrap token. No event is written. Usage hours
-	// that started UsageRetention or longer before now go too, uncounted: they are no secret.
+	// that started UsageRetention or longer before now go too, uncounted: they are no secret;
+	// so do revoked hashes recorded RevokedRetention or longer before now (a secret presented
+	// later is then unknown rather than revoked: refused all the same).
 	PurgeExpired(ctx context.Context, now time.Time) (int, error) // expired scoped tokens and console sessions go too
 
 	// InstanceKey returns the installation's secret key for keyed fingerprints in the audit
@@ -407,6 +409,11 @@ func (u UsageHour) Check() error {
 	}
 	return nil
 }
+
+// RevokedRetention is how long the hash of a revoked secret is remembered, so that presenting
+// the secret is answered "revoked" rather than "unknown" (verify's code; both are refused).
+// PurgeExpired forgets older ones: the table does not grow with every revocation ever made.
+const RevokedRetention = 365 * 24 * time.Hour
 
 // UsageRetention is how long usage hours are kept: a week's chart, and a day to spare for the
 // nodes' batches and for time zones. PurgeExpired deletes older ones.

@@ -24,7 +24,8 @@ const purgeQuery = `DELETE FROM secrets s
 // partial index secrets_expiry finds the secrets without a scan. Keys, their current secret
 // and the bootstrap token are never deleted here. What stopped working by itself was not revoked: the hashes the
 // secrets_revoked trigger recorded for these rows are removed again. The usage hours that started
-// store.UsageRetention or longer ago go too, uncounted. No event is written.
+// store.UsageRetention or longer ago go too, uncounted, and so do revoked hashes recorded
+// store.RevokedRetention or longer ago. No event is written.
 func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	var n int64
 	err := db.write(ctx, "purge expired", func(tx *txn) error {
@@ -52,6 +53,9 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		}
 		n += tag.RowsAffected()
 		if _, err := tx.Exec(ctx, "DELETE FROM key_usage WHERE hour <= $1", pos(now.Add(-store.UsageRetention))); err != nil {
+			return wrap("purge expired", err)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM revoked WHERE at <= $1", pos(now.Add(-store.RevokedRetention))); err != nil {
 			return wrap("purge expired", err)
 		}
 		return nil

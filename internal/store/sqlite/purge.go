@@ -64,6 +64,9 @@ func (db *DB) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM key_usage WHERE hour <= ?", unix(now.Add(-store.UsageRetention))); err != nil {
 			return wrap("purge expired", err)
 		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM revoked WHERE at <= ?", unix(now.Add(-store.RevokedRetention))); err != nil {
+			return wrap("purge expired", err)
+		}
 		// What stopped working by itself was not revoked: forget what the secrets_revoked
 		// trigger recorded for these rows.
 		for _, h := range hashes {

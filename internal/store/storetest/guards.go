@@ -298,6 +298,20 @@ func testRevoked(t *testing.T, newStore func(t *testing.T) store.Store) {
 	if _, err := s.Resolve(ctx, hash("never issued")); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) {
 		t.Errorf("Resolve(an unknown hash) = %v, want ErrNotFound alone", err)
 	}
+	// A revocation is remembered for store.RevokedRetention, then forgotten: unknown, not
+	// revoked (the trigger dates it by the database's clock, so the purge is asked from now).
+	if _, err := s.PurgeExpired(ctx, time.Now().Add(store.RevokedRetention-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, sec.Hash); !errors.Is(err, store.ErrRevoked) {
+		t.Errorf("Resolve(a key revoked within the retention) = %v, want ErrRevoked", err)
+	}
+	if _, err := s.PurgeExpired(ctx, time.Now().Add(store.RevokedRetention+time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, sec.Hash); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrRevoked) {
+		t.Errorf("Resolve(a key revoked longer than the retention ago) = %v, want ErrNotFound alone", err)
+	}
 	// An expired token purged afterwards was not revoked: it stopped working by itself.
 	old := newToken("p-old", store.KindPersonal, "u1", at(-100))
 	old.ExpiresAt = ptr(at(-50))
