@@ -1,0 +1,75 @@
+// Command scale measures lanyard over a large PostgreSQL database (DESIGN.md, "Performance
+// targets": verify latency at 10 M keys against 1 k keys). Its first step loads the keys:
+//
+//	go run ./bench/scale load -store postgres://…/lanyard_scale_10m -keys 10000000
+//
+// load writes keys straight into PostgreSQL with COPY, not through the API, with the schema
+// lanyard's migrations make; each key's token is derived from a seed, so a benchmark can
+// present any of them later while no token is kept anywhere.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+)
+
+// defaultSeed is the seed the tokens are derived from unless -seed says otherwise.
+const defaultSeed = "lanyard-scale"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "load":
+		err = loadCmd(ctx, os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: scale load -store URL -keys N [-orgs N] [-seed S]")
+	os.Exit(2)
+}
+
+func loadCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	dsn := fs.String("store", "", "the PostgreSQL database to load (postgres://…); it must hold no keys, resources or grants")
+	keys := fs.Int("keys", 0, "how many keys to write")
+	orgs := fs.Int("orgs", 100, "how many organizations the keys belong to (key i to organization i mod orgs)")
+	seed := fs.String("seed", defaultSeed, "the seed the keys' tokens are derived from")
+	batch := fs.Int("batch", 100_000, "keys per COPY")
+	fs.Parse(args)
+	if *dsn == "" || *keys <= 0 {
+		return fmt.Errorf("load needs -store and -keys")
+	}
+	d := dataset{Keys: *keys, Orgs: *orgs, Seed: *seed}
+	rep, err := load(ctx, *dsn, d, *batch, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if rep.Already {
+		fmt.Printf("the database holds these %d keys already: nothing to do\n", d.Keys)
+	} else {
+		fmt.Printf("loaded %d keys of %d organizations (seed %q): copy %s, indexes %s, vacuum and analyze %s\n",
+			d.Keys, d.Orgs, d.Seed, rep.Copy.Round(100e6), rep.Index.Round(100e6), rep.Vacuum.Round(100e6))
+	}
+	for _, t := range loadedTables {
+		fmt.Printf("%-10s %s\n", t, mib(rep.Sizes[t]))
+	}
+	fmt.Printf("%-10s %s\n", "database", mib(rep.Database))
+	return nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
