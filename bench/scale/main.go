@@ -1,11 +1,17 @@
 // Command scale measures lanyard over a large PostgreSQL database (DESIGN.md, "Performance
-// targets": verify latency at 10 M keys against 1 k keys). Its first step loads the keys:
+// targets": verify latency at 10 M keys against 1 k keys, and revocation seen by every node
+// with the notification bus up and dropped). It has two steps:
 //
+//	go run ./bench/scale load -store postgres://…/lanyard_scale_1k -keys 1000
 //	go run ./bench/scale load -store postgres://…/lanyard_scale_10m -keys 10000000
+//	go run ./bench/scale run -small postgres://…/lanyard_scale_1k -large postgres://…/lanyard_scale_10m
 //
 // load writes keys straight into PostgreSQL with COPY, not through the API, with the schema
-// lanyard's migrations make; each key's token is derived from a seed, so a benchmark can
-// present any of them later while no token is kept anywhere.
+// lanyard's migrations make; each key's token is derived from a seed, so run can present any
+// of them later while no token is kept anywhere. run starts lanyard nodes over both databases
+// in one process and measures, in the same run, POST /v1/verify with warm and cold caches on
+// each database, and the revocation fan-out between two nodes of the large one. docs/scaling.md
+// ("Measured at scale") has the figures and how they were taken.
 package main
 
 import (
@@ -29,6 +35,12 @@ func main() {
 	switch os.Args[1] {
 	case "load":
 		err = loadCmd(ctx, os.Args[2:])
+	case "run":
+		err = runCmd(ctx, os.Args[2:])
+	case "serve": // internal: run's nodes
+		err = serveCmd(ctx, os.Args[2:])
+	case "gen": // internal: one load of run's
+		err = genCmd(os.Args[2:])
 	default:
 		usage()
 	}
@@ -39,7 +51,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scale load -store URL -keys N [-orgs N] [-seed S]")
+	fmt.Fprintln(os.Stderr, "usage: scale load -store URL -keys N [-orgs N] [-seed S]\n       scale run -small URL -large URL [flags]")
 	os.Exit(2)
 }
 

@@ -37,7 +37,8 @@ type Requests struct {
 	Next func(n int) (*http.Request, error)
 	// Warm makes a warm-up request; when nil the warm-up sends Next(0) again and again.
 	Warm func() (*http.Request, error)
-	// Check judges an answer by its status and body; when nil any 200 passes.
+	// Check judges a measured answer by its status and body; when nil any 200 passes, as it
+	// does for every warm-up answer.
 	Check func(status int, body []byte) error
 }
 
@@ -65,7 +66,7 @@ func Run(s Spec, r Requests) Result {
 	if warm == nil {
 		warm = func() (*http.Request, error) { return r.Next(0) }
 	}
-	one := func(req *http.Request, err error, body *bytes.Buffer) (time.Duration, error) {
+	one := func(req *http.Request, err error, check func(int, []byte) error, body *bytes.Buffer) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
@@ -75,7 +76,7 @@ func Run(s Spec, r Requests) Result {
 			return 0, err
 		}
 		body.Reset()
-		if r.Check == nil {
+		if check == nil {
 			_, err = io.Copy(io.Discard, resp.Body)
 		} else {
 			_, err = body.ReadFrom(resp.Body)
@@ -85,8 +86,8 @@ func Run(s Spec, r Requests) Result {
 		switch {
 		case err != nil:
 			return 0, err
-		case r.Check != nil:
-			err = r.Check(resp.StatusCode, body.Bytes())
+		case check != nil:
+			err = check(resp.StatusCode, body.Bytes())
 		case resp.StatusCode != http.StatusOK:
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
@@ -101,7 +102,7 @@ func Run(s Spec, r Requests) Result {
 			var body bytes.Buffer
 			for time.Now().Before(until) {
 				req, err := warm()
-				if _, err := one(req, err, &body); err != nil {
+				if _, err := one(req, err, nil, &body); err != nil {
 					return
 				}
 			}
@@ -132,7 +133,7 @@ func Run(s Spec, r Requests) Result {
 					break
 				}
 				req, err := r.Next(n)
-				d, err := one(req, err, &body)
+				d, err := one(req, err, r.Check, &body)
 				if err != nil {
 					e++
 					if fe == "" {
