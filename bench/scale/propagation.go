@@ -78,7 +78,7 @@ func propagation(ctx context.Context, pin bool, db *database, n int, rng *rand.R
 			if waiting == 0 {
 				return nil, fmt.Errorf("no node waits on the locked revocation log: the bus was not dropped")
 			}
-			p.note = fmt.Sprintf("%d lanyard sessions waited on the log's lock when the phase began", waiting)
+			p.note = fmt.Sprintf("lanyard sessions waiting on the log's lock: %d when the phase began", waiting)
 		case 2:
 			count = max(1, n/5)
 		}

@@ -5,13 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,21 +49,24 @@ type verifyCase struct {
 }
 
 func runCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	small := fs.String("small", "", "the database of few keys, the baseline (postgres://…), loaded by scale load")
-	large := fs.String("large", "", "the database of many keys, loaded by scale load with the same -seed")
-	seed := fs.String("seed", defaultSeed, "the seed both databases were loaded with")
-	rounds := fs.Int("rounds", 5, "how many times every latency case runs (interleaved); the median counts")
-	cold := fs.Int("cold", 1000, "requests of each cold load, each a key not presented within the staleness bound")
-	warmKeys := fs.Int("warm-keys", 10, "keys of the warm loads, presented in turn")
-	duration := fs.Duration("duration", 3*time.Second, "how long each warm load runs")
-	conns := fs.Int("conns", 32, "connections at saturation")
-	pin := fs.Bool("pin", true, "pin the nodes and the load generator to a core each (taskset)")
-	revocations := fs.Int("revocations", 100, "revocations measured with the notification bus up, and as many with it dropped (0: none)")
-	prewarm := fs.Bool("prewarm", false, "read what a verify reads into the OS page cache before every round (pg_prewarm)")
-	fs.Parse(args)
+	flags := flag.NewFlagSet("run", flag.ExitOnError)
+	small := flags.String("small", "", "the database of few keys, the baseline (postgres://…), loaded by scale load")
+	large := flags.String("large", "", "the database of many keys, loaded by scale load with the same -seed")
+	seed := flags.String("seed", defaultSeed, "the seed both databases were loaded with")
+	rounds := flags.Int("rounds", 7, "how many times every latency case runs (interleaved); the median counts")
+	cold := flags.Int("cold", 1000, "requests of each cold load, each a key not presented within the staleness bound")
+	warmKeys := flags.Int("warm-keys", 10, "keys of the warm loads, presented in turn")
+	duration := flags.Duration("duration", 3*time.Second, "how long each warm load runs")
+	conns := flags.Int("conns", 32, "connections at saturation")
+	pin := flags.Bool("pin", true, "pin the nodes and the load generator to a core each (taskset)")
+	revocations := flags.Int("revocations", 100, "revocations measured with the notification bus up, and as many with it dropped (0: none)")
+	pageCache := flags.String("page-cache", "keep", "before every round, what a verify reads is left in the OS page cache as it is (keep), read into it (warm: pg_prewarm), or dropped from it (drop: PostgreSQL on this machine, its files readable)")
+	flags.Parse(args)
 	if *small == "" || *large == "" {
 		return fmt.Errorf("run needs -small and -large")
+	}
+	if !slices.Contains([]string{"keep", "warm", "drop"}, *pageCache) {
+		return fmt.Errorf("-page-cache is keep, warm or drop")
 	}
 	var dbs []*database
 	for _, db := range []*database{{name: "small", dsn: *small}, {name: "large", dsn: *large}} {
@@ -80,12 +87,10 @@ func runCmd(ctx context.Context, args []string) error {
 	results := map[verifyCase][]loadgen.Result{}
 	var cases []verifyCase
 	for round := range *rounds {
-		if *prewarm {
-			for _, db := range dbs {
-				if err := db.prewarm(ctx); err != nil {
-					stop()
-					return err
-				}
+		for _, db := range dbs {
+			if err := db.pageCache(ctx, *pageCache); err != nil {
+				stop()
+				return err
 			}
 		}
 		order := dbs
@@ -128,7 +133,7 @@ func runCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	report(os.Stdout, dbs, cases, results, prop, *rounds, *cold, *warmKeys, *pin, *prewarm)
+	report(os.Stdout, dbs, cases, results, prop, *rounds, *cold, *warmKeys, *pin, *pageCache)
 	return nil
 }
 
@@ -137,19 +142,55 @@ func runCmd(ctx context.Context, args []string) error {
 // and the resources, which authorization reads through the cache.
 var verifyReads = []string{"secrets", "secrets_pkey", "keys", "keys_pkey", "grants", "grants_principal", "resources", "resources_pkey"}
 
-// prewarm reads verifyReads into the operating system's page cache with pg_prewarm (not into
-// shared_buffers, which stays as the server has it), making the extension when it is missing.
-func (db *database) prewarm(ctx context.Context) error {
+// pageCache puts verifyReads in the state -page-cache names: read into the operating system's
+// page cache with pg_prewarm (warm; the extension is made when missing), or dropped from it
+// (drop: posix_fadvise on the relations' files, read from PostgreSQL's data directory). Neither
+// touches shared_buffers, which stays as the server keeps it.
+func (db *database) pageCache(ctx context.Context, mode string) error {
+	if mode == "keep" {
+		return nil
+	}
 	conn, err := pgx.Connect(ctx, db.dsn)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_prewarm"); err != nil {
-		return fmt.Errorf("-prewarm: %w", err)
+	if mode == "warm" {
+		if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_prewarm"); err != nil {
+			return fmt.Errorf("-page-cache warm: %w", err)
+		}
+		_, err = conn.Exec(ctx, "SELECT pg_prewarm(r, 'read') FROM unnest($1::regclass[]) AS r", verifyReads)
+		return err
 	}
-	_, err = conn.Exec(ctx, "SELECT pg_prewarm(r, 'read') FROM unnest($1::regclass[]) AS r", verifyReads)
-	return err
+	var dir string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('data_directory')").Scan(&dir); err != nil {
+		return fmt.Errorf("-page-cache drop: %w", err)
+	}
+	rows, err := conn.Query(ctx, "SELECT pg_relation_filepath(r) FROM unnest($1::regclass[]) AS r", verifyReads)
+	if err != nil {
+		return err
+	}
+	paths, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		// A relation is stored in segments of 1 GB: p, p.1, p.2 …
+		for seg := 0; ; seg++ {
+			file := filepath.Join(dir, p)
+			if seg > 0 {
+				file += "." + strconv.Itoa(seg)
+			}
+			err := dropFile(file)
+			if seg > 0 && errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("-page-cache drop: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // open checks that the database holds a load of seed and learns its size.
@@ -274,25 +315,43 @@ func median(rs []loadgen.Result, f func(loadgen.Result) float64) float64 {
 	for i, r := range rs {
 		v[i] = f(r)
 	}
-	slices.Sort(v)
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Sorted(slices.Values(v))
 	if len(v)%2 == 1 {
 		return v[len(v)/2]
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
+// ratio is large ÷ small of f, round by round (the two loads of a round ran one after the
+// other, on the same machine in the same state): the median, and the smallest and largest.
+func ratio(large, small []loadgen.Result, f func(loadgen.Result) float64) string {
+	v := make([]float64, min(len(large), len(small)))
+	for i := range v {
+		v[i] = f(large[i]) / f(small[i])
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", medianOf(v), slices.Min(v), slices.Max(v))
+}
+
 func ms(v float64) string { return fmt.Sprintf("%.2f ms", v/1e6) }
 
 // report prints the run's tables in Markdown.
-func report(w io.Writer, dbs []*database, cases []verifyCase, results map[verifyCase][]loadgen.Result, prop []propagationPhase, rounds, cold, warmKeys int, pinned, prewarmed bool) {
+func report(w io.Writer, dbs []*database, cases []verifyCase, results map[verifyCase][]loadgen.Result, prop []propagationPhase, rounds, cold, warmKeys int, pinned bool, pageCache string) {
 	fmt.Fprintf(w, "lanyard bench/scale — %s, %s, %d cores (%s); %s; nodes and load generator %s\n\n",
 		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.NumCPU(), cpuModel(), postgresInfo(dbs[0].dsn),
 		map[bool]string{true: "pinned to a core each", false: "unpinned"}[pinned])
 	for _, db := range dbs {
 		fmt.Fprintf(w, "- %s: %d keys of %d organizations, database %s\n", db.name, db.d.Keys, db.d.Orgs, mib(db.size))
 	}
-	fmt.Fprintf(w, "\nPOST /v1/verify (a business key, read on its organization): median of %d rounds. warm: %d keys in turn; cold: %d keys each presented once, none in the node's cache; %s\n\n",
-		rounds, warmKeys, cold, map[bool]string{true: "what a verify reads prewarmed into the OS page cache before every round", false: "no prewarming"}[prewarmed])
+	fmt.Fprintf(w, "\nPOST /v1/verify (a business key, read on its organization): medians of %d rounds. warm: %d keys in turn; cold: %d keys each presented once, none in the node's cache; %s\n\n",
+		rounds, warmKeys, cold, map[string]string{
+			"keep": "the OS page cache as it was",
+			"warm": "what a verify reads prewarmed into the OS page cache before every round",
+			"drop": "what a verify reads dropped from the OS page cache before every round",
+		}[pageCache])
 	fmt.Fprintf(w, "| case | conns | %s p50 | p99 | req/s | %s p50 | p99 | req/s | p50 ratio | p99 ratio | req/s ratio |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
 		label(dbs[0]), label(dbs[1]))
 	for _, c := range cases {
@@ -305,11 +364,11 @@ func report(w io.Writer, dbs []*database, cases []verifyCase, results map[verify
 		p50 := func(r loadgen.Result) float64 { return float64(r.P50) }
 		p99 := func(r loadgen.Result) float64 { return float64(r.P99) }
 		rps := func(r loadgen.Result) float64 { return r.RPS }
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f | %s | %s | %.0f | %.2f | %.2f | %.2f |\n", mode(c.cold), c.conns,
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f | %s | %s | %.0f | %s | %s | %s |\n", mode(c.cold), c.conns,
 			ms(median(s, p50)), ms(median(s, p99)), median(s, rps), ms(median(l, p50)), ms(median(l, p99)), median(l, rps),
-			median(l, p50)/median(s, p50), median(l, p99)/median(s, p99), median(l, rps)/median(s, rps))
+			ratio(l, s, p50), ratio(l, s, p99), ratio(l, s, rps))
 	}
-	fmt.Fprintf(w, "\nratios: %s ÷ %s (latency target ≤ 1.2; for req/s ≥ 0.83 is the same bound)\n", label(dbs[1]), label(dbs[0]))
+	fmt.Fprintf(w, "\nratios: %s ÷ %s in each round, the median of the rounds (the smallest–the largest); latency target ≤ 1.2, for req/s ≥ 0.83 is the same bound\n", label(dbs[1]), label(dbs[0]))
 	if len(prop) == 0 {
 		return
 	}
