@@ -29,8 +29,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"time"
+
+	"github.com/lanyardhq/lanyard/bench/internal/loadgen"
 )
 
 func main() {
@@ -62,19 +63,8 @@ func main() {
 	}
 }
 
-// command runs this program again with args, on core cpu when pinning.
-func command(pin bool, cpu int, args ...string) *exec.Cmd {
-	self, _ := os.Executable()
-	if pin {
-		if ts, err := exec.LookPath("taskset"); err == nil {
-			return exec.Command(ts, append([]string{"-c", fmt.Sprint(cpu), self}, args...)...)
-		}
-	}
-	return exec.Command(self, args...)
-}
-
 func orchestrate(duration time.Duration, rounds, conns int, pin bool, redisURL string) error {
-	srv := command(pin, 0, "-serve", "-redis", redisURL)
+	srv := loadgen.Command(pin, 0, "-serve", "-redis", redisURL)
 	srv.Env = append(os.Environ(), "GOMAXPROCS=1")
 	srv.Stderr = os.Stderr
 	out, err := srv.StdoutPipe()
@@ -102,7 +92,7 @@ func orchestrate(duration time.Duration, rounds, conns int, pin bool, redisURL s
 		for _, c := range cases {
 			for _, n := range []int{1, conns} {
 				spec, _ := json.Marshal(loadSpec{Case: c, Conns: n, Duration: duration})
-				cmd := command(pin, 1, "-load", string(spec))
+				cmd := loadgen.Command(pin, 1, "-load", string(spec))
 				cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 				cmd.Stderr = os.Stderr
 				b, err := cmd.Output()

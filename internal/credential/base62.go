@@ -1,6 +1,9 @@
 package credential
 
-import "crypto/rand"
+import (
+	"crypto/rand"
+	"io"
+)
 
 // base62Alphabet is the token alphabet, in digit order: 0-9A-Za-z.
 const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -22,15 +25,35 @@ func randomBase62(dst []byte) {
 	n := 0
 	for n < len(dst) {
 		rand.Read(buf[:]) // never returns an error; it crashes the program if it cannot read
-		for _, b := range buf {
-			if b >= 248 {
-				continue
-			}
-			dst[n] = base62Alphabet[b%62]
-			n++
-			if n == len(dst) {
-				return
-			}
+		n = putRandomBase62(dst, n, buf[:])
+	}
+}
+
+// readBase62 is randomBase62 drawing its bytes from r.
+func readBase62(dst []byte, r io.Reader) error {
+	var buf [64]byte
+	n := 0
+	for n < len(dst) {
+		if _, err := io.ReadFull(r, buf[:]); err != nil {
+			return err
+		}
+		n = putRandomBase62(dst, n, buf[:])
+	}
+	return nil
+}
+
+// putRandomBase62 maps the random bytes of buf to characters of dst from dst[n] on, rejecting
+// those of 248 and above, and returns how much of dst is filled.
+func putRandomBase62(dst []byte, n int, buf []byte) int {
+	for _, b := range buf {
+		if b >= 248 {
+			continue
+		}
+		dst[n] = base62Alphabet[b%62]
+		n++
+		if n == len(dst) {
+			break
 		}
 	}
+	return n
 }

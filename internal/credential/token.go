@@ -2,6 +2,7 @@ package credential
 
 import (
 	"errors"
+	"io"
 	"regexp"
 	"strings"
 )
@@ -44,6 +45,24 @@ func ValidPrefix(p string) bool {
 // most significant digit first, zero-padded to 6. The randomness comes from crypto/rand.
 // prefix must be 1–16 characters of [a-z0-9], else Generate returns ErrBadPrefix.
 func Generate(prefix string) (string, error) {
+	return generate(prefix, nil)
+}
+
+// GenerateFrom is Generate with the random characters drawn from random instead of
+// crypto/rand, by the same rule: the same bytes make the same token. It is for benchmarks and
+// tests that make many tokens from a seed and must make them again later without keeping them
+// anywhere; a token drawn from a predictable reader is predictable, so it must never be a real
+// credential. An error from random is returned as it is.
+func GenerateFrom(prefix string, random io.Reader) (string, error) {
+	if random == nil {
+		return "", errors.New("credential: GenerateFrom needs a reader")
+	}
+	return generate(prefix, random)
+}
+
+// generate makes a token, its random characters from random or, when that is nil, from
+// crypto/rand.
+func generate(prefix string, random io.Reader) (string, error) {
 	if !ValidPrefix(prefix) {
 		return "", ErrBadPrefix
 	}
@@ -52,7 +71,11 @@ func Generate(prefix string) (string, error) {
 	n := copy(tok, prefix)
 	tok[n] = '_'
 	n++
-	randomBase62(tok[n : n+RandomLen])
+	if random == nil {
+		randomBase62(tok[n : n+RandomLen])
+	} else if err := readBase62(tok[n:n+RandomLen], random); err != nil {
+		return "", err
+	}
 	n += RandomLen
 	putBase62(tok[n:], uint64(checksum(string(tok[:n]))))
 	return string(tok), nil

@@ -298,3 +298,49 @@ func BenchmarkGenerate(b *testing.B) {
 		}
 	}
 }
+
+// TestGenerateFrom checks that a token drawn from a reader follows the reader: the same bytes
+// make the same token, other bytes another, and a reader that runs dry is an error.
+func TestGenerateFrom(t *testing.T) {
+	seq := func(start byte) *strings.Reader {
+		b := make([]byte, 256)
+		for i := range b {
+			b[i] = start + byte(i)
+		}
+		return strings.NewReader(string(b))
+	}
+	a, err := GenerateFrom("lk", seq(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bytes 0, 1, 2 … are the characters 0, 1, 2 … of the alphabet.
+	if want := refToken("lk_" + base62Alphabet[:RandomLen]); a != want {
+		t.Errorf("GenerateFrom(0, 1, 2 …) = %q, want %q", a, want)
+	}
+	if again, _ := GenerateFrom("lk", seq(0)); again != a {
+		t.Errorf("the same bytes made %q, then %q", a, again)
+	}
+	if other, _ := GenerateFrom("lk", seq(1)); other == a {
+		t.Errorf("other bytes made the same token %q", a)
+	}
+	// Bytes of 248 and above are skipped, as Generate skips them.
+	skipped, err := GenerateFrom("lk", seq(248))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := refToken("lk_" + base62Alphabet[:RandomLen]); skipped != want {
+		t.Errorf("GenerateFrom(248, 249 … 255, 0, 1 …) = %q, want %q", skipped, want)
+	}
+	if p, ok := Parse(skipped); !ok || p != "lk" {
+		t.Errorf("Parse(%q) = %q, %v", skipped, p, ok)
+	}
+	if _, err := GenerateFrom("lk", strings.NewReader("short")); err == nil {
+		t.Error("a reader that ran dry made a token")
+	}
+	if _, err := GenerateFrom("LK", seq(0)); err != ErrBadPrefix {
+		t.Errorf("GenerateFrom(\"LK\") = %v, want ErrBadPrefix", err)
+	}
+	if _, err := GenerateFrom("lk", nil); err == nil {
+		t.Error("GenerateFrom without a reader made a token")
+	}
+}

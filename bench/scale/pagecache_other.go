@@ -1,0 +1,9 @@
+//go:build !linux
+
+package main
+
+import "errors"
+
+func dropFile(string) error {
+	return errors.New("-page-cache drop needs Linux (posix_fadvise)")
+}
