@@ -395,7 +395,9 @@ func (r *Resolver) RunUsageFlusher(ctx, flushCtx context.Context, interval time.
 			}
 			return
 		case <-t.C:
-			if err := r.FlushUsage(ctx); err != nil && onErr != nil {
+			// A flush cut short by the stop is no failure: its batch is kept, and the
+			// last flush below writes it.
+			if err := r.FlushUsage(ctx); err != nil && onErr != nil && ctx.Err() == nil {
 				onErr(err)
 			}
 		}
