@@ -1,16 +1,19 @@
 // Command scale measures lanyard over a large PostgreSQL database (DESIGN.md, "Performance
 // targets": verify latency at 10 M keys against 1 k keys, and revocation seen by every node
-// with the notification bus up and dropped). It has two steps:
+// with the notification bus up and dropped). It has two steps, and a third run of its own:
 //
 //	go run ./bench/scale load -store postgres://…/lanyard_scale_1k -keys 1000
 //	go run ./bench/scale load -store postgres://…/lanyard_scale_10m -keys 10000000
 //	go run ./bench/scale run -small postgres://…/lanyard_scale_1k -large postgres://…/lanyard_scale_10m
+//	go run ./bench/scale propagation -store postgres://…/lanyard_scale_1k -redis-server "$(command -v redis-server)"
 //
 // load writes keys straight into PostgreSQL with COPY, not through the API, with the schema
 // lanyard's migrations make; each key's token is derived from a seed, so run can present any
 // of them later while no token is kept anywhere. run starts lanyard nodes over both databases
 // in one process and measures, in the same run, POST /v1/verify with warm and cold caches on
-// each database, and the revocation fan-out between two nodes of the large one. A cold verify
+// each database, and the revocation fan-out between two nodes of the large one; propagation
+// measures that fan-out alone, over any loaded database, without Redis and, with
+// -redis-server, with a Redis of its own up, stopped and back. A cold verify
 // over millions of keys reads pages PostgreSQL's shared_buffers seldom hold, so -page-cache
 // warm or drop puts them in the OS page cache or out of it before every round. docs/scaling.md
 // ("Measured at scale") has the figures and how they were taken.
@@ -20,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"time"
@@ -40,6 +44,8 @@ func main() {
 		err = loadCmd(ctx, os.Args[2:])
 	case "run":
 		err = runCmd(ctx, os.Args[2:])
+	case "propagation":
+		err = propagationCmd(ctx, os.Args[2:])
 	case "serve": // internal: run's nodes
 		err = serveCmd(ctx, os.Args[2:])
 	case "gen": // internal: one load of run's
@@ -54,7 +60,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: scale load -store URL -keys N [-orgs N] [-seed S]\n       scale run -small URL -large URL [flags]")
+	fmt.Fprintln(os.Stderr, "usage: scale load -store URL -keys N [-orgs N] [-seed S]\n       scale run -small URL -large URL [flags]\n       scale propagation -store URL [-redis-server PATH] [flags]")
 	os.Exit(2)
 }
 
@@ -88,3 +94,28 @@ func loadCmd(ctx context.Context, args []string) error {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func propagationCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("propagation", flag.ExitOnError)
+	dsn := fs.String("store", "", "the database the two nodes share (postgres://…), loaded by scale load")
+	seed := fs.String("seed", defaultSeed, "the seed the database was loaded with")
+	revocations := fs.Int("revocations", 100, "revocations measured in each state of the fan-out (a fifth of them once the log is unlocked)")
+	redisServer := fs.String("redis-server", "", "a redis-server binary: the fan-out is measured with the nodes' own Redis up, stopped and back too (none by default)")
+	pin := fs.Bool("pin", true, "pin the nodes to a core (taskset)")
+	fs.Parse(args)
+	if *dsn == "" || *revocations <= 0 {
+		return fmt.Errorf("propagation needs -store and -revocations of at least 1")
+	}
+	db := &database{name: "store", dsn: *dsn}
+	if err := db.open(ctx, *seed); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	prop, err := propagation(ctx, *pin, db, *revocations, rng, *redisServer)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lanyard bench/scale propagation — %s; nodes %s\n\n", machine(db.dsn), map[bool]string{true: "pinned to a core", false: "unpinned"}[*pin])
+	reportPropagation(os.Stdout, db, prop)
+	return nil
+}

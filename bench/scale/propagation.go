@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// propagationPhase is one state of the notification bus and what was measured in it.
+// propagationPhase is one state of the fan-out and what was measured in it.
 type propagationPhase struct {
 	name, target, note string
 	took               []time.Duration // sorted once the phase ends
@@ -32,80 +32,196 @@ func (p *propagationPhase) pct(pc int) time.Duration {
 // give up on a revocation the other node has not seen after this long: five times the bound.
 var notSeenAfter = 5 * staleness
 
-// propagation starts two nodes, a and b, over db, and measures n revocations made on a with
-// the notification bus up, n with it dropped, and n/5 once it is back, each time from the
-// answer to DELETE /v1/keys/{id} on a to b's first refusal of the key.
+// propagation measures revocations between two nodes, a and b, over db, each time from the
+// answer to DELETE /v1/keys/{id} on a to b's first refusal of the key: without Redis, n with
+// the revocation log as it is, n with it locked and n/5 once it is unlocked; then, when
+// redisServer names a redis-server binary, with a Redis of the benchmark's own, n with it up,
+// n with it stopped and n once it is back.
 //
-// The notification bus of lanyard is the revocation log, a table every node tails every 25 ms
-// (internal/fanout); there is no LISTEN/NOTIFY session to cut. The bus is dropped for real by
-// holding LOCK TABLE revocations IN ACCESS EXCLUSIVE MODE in a transaction of our own: every
-// node's reads and appends of the log then wait (and give up at the staleness bound, again and
-// again) while everything else the store serves answers as before. The drop is checked by
-// finding lanyard's sessions waiting on that lock.
-func propagation(ctx context.Context, pin bool, db *database, n int, rng *rand.Rand) ([]propagationPhase, error) {
-	bases, stop, err := startNodes(pin, "a="+db.dsn, "b="+db.dsn)
+// The revocation log is where revocations live: every node reads it, every 25 ms without
+// Redis (internal/fanout). With Redis (server.redis), pub/sub is only the wake-up: the node
+// that appended publishes, the others read the log at once, and read it every quarter of the
+// staleness bound otherwise; when the subscription drops they read it every 25 ms again, and
+// subscribe again by themselves. So there are two things to drop. Redis is dropped by stopping
+// it. The log is dropped by holding LOCK TABLE revocations IN ACCESS EXCLUSIVE MODE in a
+// transaction of our own: every node's reads and appends of the log then wait (and give up at
+// the staleness bound, again and again) while everything else the store serves answers as
+// before; then only the expiry of the nodes' cache entries carries a revocation.
+func propagation(ctx context.Context, pin bool, db *database, n int, rng *rand.Rand, redisServer string) ([]propagationPhase, error) {
+	phases, err := logPhases(ctx, pin, db, n, rng)
+	if err != nil || redisServer == "" {
+		return phases, err
+	}
+	bus, err := busPhases(ctx, pin, db, n, rng, redisServer)
+	return append(phases, bus...), err
+}
+
+// logPhases measures the fan-out of nodes without Redis: with the log as it is, locked, and
+// unlocked. The lock is checked by finding lanyard's sessions waiting on it.
+func logPhases(ctx context.Context, pin bool, db *database, n int, rng *rand.Rand) ([]propagationPhase, error) {
+	bases, stop, _, err := startNodes(pin, "", "a="+db.dsn, "b="+db.dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	a, b := bases["a"], bases["b"]
-	phases := []propagationPhase{
-		{name: "up", target: "p99 ≤ 50 ms"},
-		{name: "dropped (the revocation log locked)", target: "≤ 1 s (the staleness bound)"},
-		{name: "back up", target: "as up"},
+	m := revoker{a: bases["a"], b: bases["b"], resource: db.d.orgRef(0), rng: rng}
+	polled := propagationPhase{name: "no Redis (log polled every 25 ms)", target: "p99 ≤ 50 ms"}
+	locked := propagationPhase{name: "log locked (staleness bound)", target: "≤ 1 s, the staleness bound"}
+	unlocked := propagationPhase{name: "log unlocked", target: "as no Redis"}
+	if err := m.measure(&polled, n); err != nil {
+		return nil, err
 	}
 	conn, err := pgx.Connect(ctx, db.dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for i := range phases {
-		p := &phases[i]
-		count := n
-		var tx pgx.Tx
-		switch i {
-		case 1:
-			if tx, err = conn.Begin(ctx); err != nil {
-				return nil, err
-			}
-			if _, err := tx.Exec(ctx, "LOCK TABLE revocations IN ACCESS EXCLUSIVE MODE"); err != nil {
-				return nil, err
-			}
-			waiting, err := waitingOnLog(ctx, tx, 2*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			if waiting == 0 {
-				return nil, fmt.Errorf("no node waits on the locked revocation log: the bus was not dropped")
-			}
-			p.note = fmt.Sprintf("lanyard sessions waiting on the log's lock: %d when the phase began", waiting)
-		case 2:
-			count = max(1, n/5)
-		}
-		for range count {
-			took, err := revokeOnce(a, b, db.d.orgRef(0), time.Duration(rng.Int64N(int64(staleness))))
-			if err != nil {
-				return nil, fmt.Errorf("bus %s: %w", p.name, err)
-			}
-			if took < 0 {
-				p.missed++
-				continue
-			}
-			p.took = append(p.took, took)
-		}
-		if tx != nil {
-			waiting, err := waitingOnLog(ctx, tx, 2*time.Second)
-			if err != nil {
-				return nil, err
-			}
-			p.note += fmt.Sprintf(", %d when it ended", waiting)
-			if err := tx.Rollback(ctx); err != nil {
-				return nil, err
-			}
-		}
-		slices.Sort(p.took)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return phases, stop()
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "LOCK TABLE revocations IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return nil, err
+	}
+	waiting, err := waitingOnLog(ctx, tx, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if waiting == 0 {
+		return nil, fmt.Errorf("no node waits on the locked revocation log: the fan-out was not dropped")
+	}
+	if err := m.measure(&locked, n); err != nil {
+		return nil, err
+	}
+	waitingAtEnd, err := waitingOnLog(ctx, tx, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	locked.note = fmt.Sprintf("lanyard sessions waiting on the log's lock: %d when the phase began, %d when it ended", waiting, waitingAtEnd)
+	if err := tx.Rollback(ctx); err != nil {
+		return nil, err
+	}
+	if err := m.measure(&unlocked, max(1, n/5)); err != nil {
+		return nil, err
+	}
+	return []propagationPhase{polled, locked, unlocked}, stop()
+}
+
+// busPhases measures the fan-out of nodes given a Redis of their own, started from
+// redisServer: with it up, stopped, and started again. Each change is checked in the nodes'
+// log (the fan-out says when its notifications stop and when they are on) and, while Redis is
+// up, by the subscribers Redis counts; the notifications are counted by the PUBLISH calls Redis
+// served.
+func busPhases(ctx context.Context, pin bool, db *database, n int, rng *rand.Rand, redisServer string) ([]propagationPhase, error) {
+	r, err := startRedis(ctx, redisServer)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	begun := time.Now()
+	bases, stop, logs, err := startNodes(pin, r.url(), "a="+db.dsn, "b="+db.dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	if _, err := r.subscribed(ctx, logs, begun, "a", "b"); err != nil {
+		return nil, err
+	}
+	m := revoker{a: bases["a"], b: bases["b"], resource: db.d.orgRef(0), rng: rng}
+	up := propagationPhase{name: "Redis bus up", target: "p99 ≤ 50 ms"}
+	down := propagationPhase{name: "Redis down (log polled every 25 ms)", target: "≤ 1 s, the staleness bound; as no Redis"}
+	back := propagationPhase{name: "Redis back", target: "as Redis bus up"}
+	note, err := m.measureBus(ctx, r, &up, n)
+	if err != nil {
+		return nil, err
+	}
+	up.note = fmt.Sprintf("Redis %s on this machine; %s", r.version(ctx), note)
+
+	stopped, clientLines := time.Now(), logs.clientLines()
+	r.stop()
+	took, err := logs.await(busStopped, stopped, 5*time.Second, "a", "b")
+	if err != nil {
+		return nil, err
+	}
+	if err := m.measure(&down, n); err != nil {
+		return nil, err
+	}
+	down.note = fmt.Sprintf("both nodes logged that their notifications stopped %s after Redis was sent SIGTERM; "+
+		"their Redis client wrote %d lines of its own to stderr (\"redis: … connection refused\", outside lanyard's log) in the %s Redis was down",
+		took.Round(time.Millisecond), logs.clientLines()-clientLines, time.Since(stopped).Round(time.Second))
+
+	if err := r.start(ctx); err != nil {
+		return nil, err
+	}
+	answered := time.Now()
+	if took, err = r.subscribed(ctx, logs, answered, "a", "b"); err != nil {
+		return nil, fmt.Errorf("once Redis was back: %w", err)
+	}
+	if note, err = m.measureBus(ctx, r, &back, n); err != nil {
+		return nil, err
+	}
+	back.note = fmt.Sprintf("both nodes subscribed again by themselves %s after Redis answered again (their log: %q; Redis: 2 subscribers); %s",
+		took.Round(time.Millisecond), busOn, note)
+	return []propagationPhase{up, down, back}, stop()
+}
+
+// revoker makes keys on a, revokes them there and times how long b takes to refuse them.
+type revoker struct {
+	a, b, resource string
+	rng            *rand.Rand
+}
+
+// measure times count revocations into p, each after a random wait of up to the staleness
+// bound (a revocation comes at any moment of a cached entry's life).
+func (m revoker) measure(p *propagationPhase, count int) error {
+	for range count {
+		took, err := revokeOnce(m.a, m.b, m.resource, time.Duration(m.rng.Int64N(int64(staleness))))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		if took < 0 {
+			p.missed++
+			continue
+		}
+		p.took = append(p.took, took)
+	}
+	slices.Sort(p.took)
+	return nil
+}
+
+// measureBus is measure with Redis up: it checks that both nodes are still subscribed at the
+// end, and notes how many notifications Redis carried meanwhile.
+func (m revoker) measureBus(ctx context.Context, r *ownRedis, p *propagationPhase, count int) (string, error) {
+	before, err := r.publishes(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := m.measure(p, count); err != nil {
+		return "", err
+	}
+	after, err := r.publishes(ctx)
+	if err != nil {
+		return "", err
+	}
+	if subs, err := r.subscribers(ctx); err != nil || subs != 2 {
+		return "", fmt.Errorf("%s: Redis counts %d subscribers at the end, not 2 (%v)", p.name, subs, err)
+	}
+	return fmt.Sprintf("%d notifications published (PUBLISH) for %d revocations", after-before, count), nil
+}
+
+// reportPropagation prints the fan-out's table of the two nodes over db in Markdown.
+func reportPropagation(w io.Writer, db *database, prop []propagationPhase) {
+	fmt.Fprintf(w, "revocation seen by the other node (two nodes over the %s database; from the revoking call's answer to the first refusal, probed every ms)\n\n", label(db))
+	fmt.Fprintf(w, "| fan-out | revocations | p50 | p99 | max | not seen in 5 s | target |\n|---|---:|---:|---:|---:|---:|---|\n")
+	for _, p := range prop {
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %d | %s |\n", p.name, len(p.took), ms(float64(p.pct(50))), ms(float64(p.pct(99))), ms(float64(p.pct(100))), p.missed, p.target)
+	}
+	for _, p := range prop {
+		if p.note != "" {
+			fmt.Fprintf(w, "\n%s: %s\n", p.name, p.note)
+		}
+	}
 }
 
 // waitingOnLog counts lanyard's sessions waiting for a lock on the revocation log, looking

@@ -59,7 +59,8 @@ func runCmd(ctx context.Context, args []string) error {
 	duration := flags.Duration("duration", 3*time.Second, "how long each warm load runs")
 	conns := flags.Int("conns", 32, "connections at saturation")
 	pin := flags.Bool("pin", true, "pin the nodes and the load generator to a core each (taskset)")
-	revocations := flags.Int("revocations", 100, "revocations measured with the notification bus up, and as many with it dropped (0: none)")
+	revocations := flags.Int("revocations", 100, "revocations measured in each state of the fan-out between two nodes of the large database (0: none)")
+	redisServer := flags.String("redis-server", "", "a redis-server binary: the fan-out is measured with the nodes' own Redis up, stopped and back too (none by default)")
 	pageCache := flags.String("page-cache", "keep", "before every round, what a verify reads is left in the OS page cache as it is (keep), read into it (warm: pg_prewarm), or dropped from it (drop: PostgreSQL on this machine, its files readable)")
 	flags.Parse(args)
 	if *small == "" || *large == "" {
@@ -80,7 +81,7 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
 
-	bases, stop, err := startNodes(*pin, "small="+*small, "large="+*large)
+	bases, stop, _, err := startNodes(*pin, "", "small="+*small, "large="+*large)
 	if err != nil {
 		return err
 	}
@@ -129,7 +130,7 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	var prop []propagationPhase
 	if *revocations > 0 {
-		if prop, err = propagation(ctx, *pin, dbs[1], *revocations, rng); err != nil {
+		if prop, err = propagation(ctx, *pin, dbs[1], *revocations, rng, *redisServer); err != nil {
 			return err
 		}
 	}
@@ -245,19 +246,21 @@ func (db *database) pick(rng *rand.Rand, n int) []int {
 	return keys
 }
 
-// startNodes runs lanyard nodes (name=postgres://… each) in a process of their own, pinned to
-// core 0 with one thread for Go code, and returns their base URLs by name and how to stop them
-// (once; later calls return what the first did).
-func startNodes(pin bool, nodes ...string) (map[string]string, func() error, error) {
-	cmd := loadgen.Command(pin, 0, append([]string{"serve"}, nodes...)...)
+// startNodes runs lanyard nodes (name=postgres://… each), with the Redis at redisURL unless it
+// is empty, in a process of their own, pinned to core 0 with one thread for Go code, and
+// returns their base URLs by name, how to stop them (once; later calls return what the first
+// did) and their log.
+func startNodes(pin bool, redisURL string, nodes ...string) (map[string]string, func() error, *nodeLog, error) {
+	cmd := loadgen.Command(pin, 0, append([]string{"serve", "-redis", redisURL}, nodes...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	cmd.Stderr = os.Stderr
+	logs := newNodeLog()
+	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	stop := sync.OnceValue(func() error {
 		cmd.Process.Signal(os.Interrupt) // the nodes leave the store's node list gracefully
@@ -279,10 +282,10 @@ func startNodes(pin bool, nodes ...string) (map[string]string, func() error, err
 	}
 	if err != nil {
 		stop()
-		return nil, nil, fmt.Errorf("the nodes did not start: %w", err)
+		return nil, nil, nil, fmt.Errorf("the nodes did not start: %w", err)
 	}
 	go io.Copy(io.Discard, out)
-	return bases, stop, nil
+	return bases, stop, logs, nil
 }
 
 // gen runs one load in a process of its own, pinned to core 1 with one thread for Go code.
@@ -340,9 +343,8 @@ func ms(v float64) string { return fmt.Sprintf("%.2f ms", v/1e6) }
 
 // report prints the run's tables in Markdown.
 func report(w io.Writer, dbs []*database, cases []verifyCase, results map[verifyCase][]loadgen.Result, prop []propagationPhase, rounds, cold, warmKeys int, pinned bool, pageCache string) {
-	fmt.Fprintf(w, "lanyard bench/scale — %s, %s, %d cores (%s); %s; nodes and load generator %s\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.NumCPU(), cpuModel(), postgresInfo(dbs[0].dsn),
-		map[bool]string{true: "pinned to a core each", false: "unpinned"}[pinned])
+	fmt.Fprintf(w, "lanyard bench/scale — %s; nodes and load generator %s\n\n",
+		machine(dbs[0].dsn), map[bool]string{true: "pinned to a core each", false: "unpinned"}[pinned])
 	for _, db := range dbs {
 		fmt.Fprintf(w, "- %s: %d keys of %d organizations, database %s\n", db.name, db.d.Keys, db.d.Orgs, mib(db.size))
 	}
@@ -369,19 +371,16 @@ func report(w io.Writer, dbs []*database, cases []verifyCase, results map[verify
 			ratio(l, s, p50), ratio(l, s, p99), ratio(l, s, rps))
 	}
 	fmt.Fprintf(w, "\nratios: %s ÷ %s in each round, the median of the rounds (the smallest–the largest); latency target ≤ 1.2, for req/s ≥ 0.83 is the same bound\n", label(dbs[1]), label(dbs[0]))
-	if len(prop) == 0 {
-		return
+	if len(prop) > 0 {
+		fmt.Fprintln(w)
+		reportPropagation(w, dbs[1], prop)
 	}
-	fmt.Fprintf(w, "\nrevocation seen by the other node (two nodes over the %s database; from the revoking call's answer to the first refusal, probed every ms)\n\n", label(dbs[1]))
-	fmt.Fprintf(w, "| notification bus | revocations | p50 | p99 | max | not seen in 5 s | target |\n|---|---:|---:|---:|---:|---:|---|\n")
-	for _, p := range prop {
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %d | %s |\n", p.name, len(p.took), ms(float64(p.pct(50))), ms(float64(p.pct(99))), ms(float64(p.pct(100))), p.missed, p.target)
-	}
-	for _, p := range prop {
-		if p.note != "" {
-			fmt.Fprintf(w, "\n%s: %s\n", p.name, p.note)
-		}
-	}
+}
+
+// machine names the day, the machine, and the PostgreSQL server of dsn.
+func machine(dsn string) string {
+	return fmt.Sprintf("%s, %s, %d cores (%s); %s", time.Now().UTC().Format("2006-01-02"),
+		runtime.GOOS, runtime.NumCPU(), cpuModel(), postgresInfo(dsn))
 }
 
 func mode(cold bool) string { return map[bool]string{true: "cold", false: "warm"}[cold] }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -24,9 +23,11 @@ const scaleBootstrap = "scale-bench-bootstrap-token-0123456789abcdef"
 
 // serveCmd runs lanyard nodes, each over its own PostgreSQL URL (name=URL … as arguments), in
 // this process through the same wiring as lanyard serve, prints their base URLs as one JSON
-// object by name, and serves until interrupted; then it stops them gracefully.
+// object by name, and serves until interrupted; then it stops them gracefully. With -redis,
+// every node is given that Redis (server.redis), as lanyard serve --redis would.
 func serveCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	redisURL := fs.String("redis", "", "the nodes' Redis (redis://…), none by default")
 	fs.Parse(args)
 	type node struct{ name, dsn string }
 	var nodes []node
@@ -50,6 +51,7 @@ func serveCmd(ctx context.Context, args []string) error {
 		cfg.Server.Data = dir
 		cfg.Server.Store = n.dsn
 		cfg.Server.NodeID = "scale-" + n.name
+		cfg.Server.Redis = *redisURL
 		cfg.Passwords.MemoryKiB, cfg.Passwords.Iterations = 64, 1
 		cfg.Quotas = config.Quotas{} // the propagation step makes and deletes keys in a loop
 		if err := cfg.Validate(); err != nil {
@@ -65,7 +67,7 @@ func serveCmd(ctx context.Context, args []string) error {
 			err := server.Run(ctx, server.Options{
 				Config: cfg,
 				// Formatted as in production; only warnings and errors are kept (a dropped
-				// fan-out says so).
+				// fan-out says so), and the fan-out's Redis notifications going on.
 				Logger:   slog.New(slog.NewTextHandler(warnings{prefix: n.name + ": "}, nil)),
 				Listener: ln,
 				Getenv: func(k string) string {
@@ -101,14 +103,15 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 }
 
-// warnings writes the log lines of level WARN and ERROR to stderr, each with a prefix, and
-// drops the others.
+// warnings writes the log lines of level WARN and ERROR, and the fan-out's line saying that
+// its Redis notifications are on (which run waits for), to stderr, each with a prefix in the
+// same write (the nodes log at once when Redis goes away), and drops the others.
 type warnings struct{ prefix string }
 
 func (w warnings) Write(p []byte) (int, error) {
-	if bytes.Contains(p, []byte("level=WARN")) || bytes.Contains(p, []byte("level=ERROR")) {
-		io.WriteString(os.Stderr, w.prefix)
-		os.Stderr.Write(p)
+	if bytes.Contains(p, []byte("level=WARN")) || bytes.Contains(p, []byte("level=ERROR")) ||
+		bytes.Contains(p, []byte(busOn)) {
+		os.Stderr.Write(append([]byte(w.prefix), p...))
 	}
 	return len(p), nil
 }
