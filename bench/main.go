@@ -12,6 +12,8 @@
 //	(i)  the gateway with a plan, in process; (j) through Redis exact; (k) through Redis fast
 //	(l)  GET /v1/authz with a plan, in process; (m) through Redis exact — forward auth with
 //	     one Redis round trip per request, the case DESIGN.md's ≥ 0.40 (a) is about
+//	(n)  POST /v1/verify with a plan, in process; (o) through Redis exact; (p) through Redis
+//	     fast — the limiter's decision as a ratio to (d), the verify path without a limit
 //
 // Every case runs at one connection and at saturation, interleaved and repeated (-rounds),
 // and the best round of each is reported: requests/s, p50 and p99, and each ratio against its
@@ -146,8 +148,13 @@ func report(w *os.File, cases []benchCase, best map[string]map[int]result, conns
 		row("(k) gateway with a plan through Redis (fast) ÷ (i) in process", rps("k gateway with a plan, Redis fast")/rps("i gateway with a plan, in process"), "≥ 0.90")
 		row("(m) /v1/authz with a plan through Redis (exact) ÷ (a)", rps("m /v1/authz with a plan, Redis exact")/rps("a bare handler"), "≥ 0.40")
 		row("(m) Redis exact ÷ (l) /v1/authz with a plan in process", rps("m /v1/authz with a plan, Redis exact")/rps("l /v1/authz with a plan, in process"), "—")
+		row("(o) /v1/verify with a plan through Redis (exact) ÷ (a)", rps("o /v1/verify with a plan, Redis exact")/rps("a bare handler"), "≥ 0.40")
+		row("(o) verify, Redis exact ÷ (d) verify without a limit", rps("o /v1/verify with a plan, Redis exact")/rps("d /v1/verify"), "—")
+		row("(p) verify, Redis fast ÷ (d) verify without a limit", rps("p /v1/verify with a plan, Redis fast")/rps("d /v1/verify"), "—")
+		row("(p) verify, Redis fast ÷ (n) in process", rps("p /v1/verify with a plan, Redis fast")/rps("n /v1/verify with a plan, in process"), "≥ 0.90")
 	}
 	row("(l) /v1/authz with a plan in process ÷ (e) without", rps("l /v1/authz with a plan, in process")/rps("e /v1/authz"), "—")
+	row("(n) verify, in process ÷ (d) verify without a limit", rps("n /v1/verify with a plan, in process")/rps("d /v1/verify"), "—")
 	fmt.Fprintf(w, "\nscoped tokens issued per second (GET /Events/e1/authorize, %d conns): %.0f\n", conns, rps("h issue an event token"))
 }
 
@@ -174,13 +181,19 @@ func (t targets) cases() []benchCase {
 	authzLimited := func(key string) map[string]string {
 		return map[string]string{"Authorization": "Bearer " + key, "X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/limited/acme/items"}
 	}
-	out = append(out, benchCase{Name: "l /v1/authz with a plan, in process", Method: "GET", URL: t.Lanyard + "/v1/authz", Header: authzLimited(t.Key)})
+	verifyPlan := func(key string) string {
+		return `{"token": "` + key + `", "resource": "organization/acme", "permission": "read"}`
+	}
+	out = append(out, benchCase{Name: "l /v1/authz with a plan, in process", Method: "GET", URL: t.Lanyard + "/v1/authz", Header: authzLimited(t.Key)},
+		benchCase{Name: "n /v1/verify with a plan, in process", Method: "POST", URL: t.Lanyard + "/v1/verify", Body: verifyPlan(t.KeyPlan)})
 	if t.LanyardRedis != "" {
 		out = append(out, benchCase{Name: "j gateway with a plan, Redis exact", Method: "GET", URL: t.LanyardRedis + "/limited/acme/items",
 			Header: map[string]string{"Authorization": "Bearer " + t.KeyRedis}},
 			benchCase{Name: "k gateway with a plan, Redis fast", Method: "GET", URL: t.LanyardFast + "/limited/acme/items",
 				Header: map[string]string{"Authorization": "Bearer " + t.KeyFast}},
-			benchCase{Name: "m /v1/authz with a plan, Redis exact", Method: "GET", URL: t.LanyardRedis + "/v1/authz", Header: authzLimited(t.KeyRedis)})
+			benchCase{Name: "m /v1/authz with a plan, Redis exact", Method: "GET", URL: t.LanyardRedis + "/v1/authz", Header: authzLimited(t.KeyRedis)},
+			benchCase{Name: "o /v1/verify with a plan, Redis exact", Method: "POST", URL: t.LanyardRedis + "/v1/verify", Body: verifyPlan(t.KeyPlanRedis)},
+			benchCase{Name: "p /v1/verify with a plan, Redis fast", Method: "POST", URL: t.LanyardFast + "/v1/verify", Body: verifyPlan(t.KeyPlanFast)})
 	}
 	return out
 }
@@ -188,9 +201,10 @@ func (t targets) cases() []benchCase {
 // targets are the servers' addresses and the key the lanyard cases present.
 type targets struct {
 	Bare, Proxy, ProxyPool, Lanyard, Key string
+	KeyPlan                              string // a key with the plan "bench", for verify with a plan
 	Event, Collaborator                  string
-	LanyardRedis, KeyRedis               string // a second lanyard whose plans go through Redis (exact)
-	LanyardFast, KeyFast                 string // a third, through Redis in fast mode
+	LanyardRedis, KeyRedis, KeyPlanRedis string // a second lanyard whose plans go through Redis (exact)
+	LanyardFast, KeyFast, KeyPlanFast    string // a third, through Redis in fast mode
 }
 
 type benchCase struct {

@@ -72,16 +72,20 @@ func serve(redisURL string) error {
 	if t.ProxyPool, err = listen(pooled); err != nil {
 		return err
 	}
-	if t.Lanyard, t.Key, t.Event, t.Collaborator, err = startLanyard(up, "", ""); err != nil {
+	var l lanyard
+	if l, err = startLanyard(up, "", ""); err != nil {
 		return err
 	}
+	t.Lanyard, t.Key, t.KeyPlan, t.Event, t.Collaborator = l.base, l.key, l.planKey, l.event, l.collaborator
 	if redisURL != "" {
-		if t.LanyardRedis, t.KeyRedis, _, _, err = startLanyard(up, redisURL, ratelimit.ModeExact); err != nil {
+		if l, err = startLanyard(up, redisURL, ratelimit.ModeExact); err != nil {
 			return err
 		}
-		if t.LanyardFast, t.KeyFast, _, _, err = startLanyard(up, redisURL, ratelimit.ModeFast); err != nil {
+		t.LanyardRedis, t.KeyRedis, t.KeyPlanRedis = l.base, l.key, l.planKey
+		if l, err = startLanyard(up, redisURL, ratelimit.ModeFast); err != nil {
 			return err
 		}
+		t.LanyardFast, t.KeyFast, t.KeyPlanFast = l.base, l.key, l.planKey
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
 		return err
@@ -89,14 +93,18 @@ func serve(redisURL string) error {
 	select {}
 }
 
+// lanyard is one lanyard of the bench: its base URL, a member's key, a second key of theirs
+// with the plan "bench" (for /v1/verify with a plan), and an event and a collaborator token of
+// the first key.
+type lanyard struct{ base, key, planKey, event, collaborator string }
+
 // startLanyard runs lanyard (SQLite in a temporary folder) in front of upstream, with a
-// member of organization/acme and of event/e1 (with collaborator c1) and a key of theirs, and
-// returns its base URL, the key, and an event and a collaborator token of the key. With a
-// redisURL its plans go through that Redis in the given rate_limit.mode.
-func startLanyard(upstream, redisURL, mode string) (base, key, event, collaborator string, err error) {
+// member of organization/acme and of event/e1 (with collaborator c1) and their keys and
+// tokens. With a redisURL its plans go through that Redis in the given rate_limit.mode.
+func startLanyard(upstream, redisURL, mode string) (l lanyard, err error) {
 	dir, err := os.MkdirTemp("", "lanyard-bench")
 	if err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
 	cfg := config.Default()
 	cfg.Server.Data = dir
@@ -121,13 +129,13 @@ func startLanyard(upstream, redisURL, mode string) (base, key, event, collaborat
 		{Path: "/Collaborators/{id}/{rest...}", Resource: &config.RouteResource{Type: "collaborator", Param: "id"}, Tokens: []string{"event", "collaborator"}, Cost: 1},
 	}
 	if err := cfg.Validate(); err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
-	base = "http://" + ln.Addr().String()
+	base := "http://" + ln.Addr().String()
 	started := make(chan struct{})
 	go func() {
 		err := server.Run(context.Background(), server.Options{
@@ -173,23 +181,28 @@ func startLanyard(upstream, redisURL, mode string) (base, key, event, collaborat
 		{"PUT", "/v1/resources/event/e1/grants/user:u", `{"role": "member"}`},
 	} {
 		if _, err := do(step[0], step[1], step[2]); err != nil {
-			return "", "", "", "", err
+			return lanyard{}, err
 		}
 	}
 	k, err := do("POST", "/v1/keys", `{"name": "bench", "owner": "user:u", "id": "k"}`)
 	if err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
-	key, _ = k["token"].(string)
+	key, _ := k["token"].(string)
+	kp, err := do("POST", "/v1/keys", `{"name": "bench with a plan", "owner": "user:u", "id": "kp", "plan": "bench"}`)
+	if err != nil {
+		return lanyard{}, err
+	}
+	planKey, _ := kp["token"].(string)
 	ev, err := do("GET", "/Events/e1/authorize", "", "Authorization", "Bearer "+key)
 	if err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
-	event, _ = ev["token"].(string)
+	event, _ := ev["token"].(string)
 	co, err := do("GET", "/Collaborators/c1/authorize", "", "Authorization", "Bearer "+key, "x-Event-Token", event)
 	if err != nil {
-		return "", "", "", "", err
+		return lanyard{}, err
 	}
-	collaborator, _ = co["token"].(string)
-	return base, key, event, collaborator, nil
+	collaborator, _ := co["token"].(string)
+	return lanyard{base: base, key: key, planKey: planKey, event: event, collaborator: collaborator}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/credential"
 	"github.com/lanyardhq/lanyard/internal/gateway"
+	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/store"
 )
 
@@ -112,6 +113,25 @@ func BenchmarkForwardAuth(b *testing.B) {
 // BenchmarkVerify is POST /v1/verify of a member's key on their organization.
 func BenchmarkVerify(b *testing.B) {
 	h, tok := benchGatewayHandler(b)
+	benchVerify(b, h, tok)
+}
+
+// BenchmarkVerifyWithPlan is BenchmarkVerify for a key with a plan of two windows decided in
+// memory: read it as a ratio of BenchmarkVerify, the limiter's cost on the verify path.
+func BenchmarkVerifyWithPlan(b *testing.B) {
+	h, _ := benchGatewayHandler(b)
+	h.limits = &gateway.Limits{Limiter: ratelimit.NewMemory(ratelimit.MemoryConfig{}), Authz: h.authz,
+		Plans: map[string]config.Plan{"bench": {Bucket: config.BucketKey, Windows: []config.Window{{Limit: 1 << 40, Window: time.Minute}, {Limit: 1 << 41, Window: time.Hour}}}}}
+	h.checker.Limits = h.limits
+	tok, _ := credential.Generate("lk")
+	k := store.Key{ID: "kp", Name: "kp", Format: store.FormatToken, Owner: "u", Plan: "bench", CreatedAt: time.Now()}
+	if err := h.store.CreateKey(b.Context(), k, store.Secret{Hash: credential.Hash(tok), Kind: store.KindKeyToken, ID: "kp"}, nil, store.Event{}); err != nil {
+		b.Fatal(err)
+	}
+	benchVerify(b, h, tok)
+}
+
+func benchVerify(b *testing.B, h *Handler, tok string) {
 	body := `{"token": "` + tok + `", "resource": "organization/acme", "permission": "read"}`
 	do := func() *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/v1/verify", strings.NewReader(body))
@@ -119,7 +139,8 @@ func BenchmarkVerify(b *testing.B) {
 		h.ServeHTTP(w, r)
 		return w
 	}
-	if w := do(); w.Code != 200 || !strings.Contains(w.Body.String(), `"valid":true`) {
+	if w := do(); w.Code != 200 || !strings.Contains(w.Body.String(), `"valid":true`) ||
+		h.limits != nil && !strings.Contains(w.Body.String(), `"ratelimit":{`) {
 		b.Fatalf("POST /v1/verify = %d %s", w.Code, w.Body)
 	}
 	b.ReportAllocs()
