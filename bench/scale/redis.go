@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,7 +28,9 @@ type ownRedis struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{} // closed once cmd has exited
-	rdb  *redis.Client
+	// started is when the server was last started, answered when it first answered then.
+	started, answered time.Time
+	rdb               *redis.Client // a client of this start's
 }
 
 // startRedis starts the redis-server at path and returns once it answers.
@@ -39,9 +42,7 @@ func startRedis(ctx context.Context, path string) (*ownRedis, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	r := &ownRedis{path: path, port: port}
-	r.rdb = redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1, DialTimeout: time.Second})
 	if err := r.start(ctx); err != nil {
-		r.rdb.Close()
 		return nil, err
 	}
 	return r, nil
@@ -57,26 +58,50 @@ func (r *ownRedis) start(ctx context.Context) error {
 	cmd := exec.Command(r.path, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--loglevel", "warning")
 	cmd.Stderr = os.Stderr
+	r.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("-redis-server: %w", err)
 	}
 	r.cmd, r.done = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(r.done) }()
-	for end := time.Now().Add(10 * time.Second); ; {
-		err := r.rdb.Ping(ctx).Err()
-		if err == nil {
-			return nil
-		}
+	for end := time.Now().Add(10 * time.Second); !r.answers(); {
 		select {
 		case <-r.done:
 			return fmt.Errorf("-redis-server %s exited at start (%s)", r.path, cmd.ProcessState)
-		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			r.stop()
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(end) {
 			r.stop()
-			return fmt.Errorf("-redis-server %s does not answer on %s: %w", r.path, r.addr(), err)
+			return fmt.Errorf("-redis-server %s does not answer on %s", r.path, r.addr())
 		}
 	}
+	r.answered = time.Now()
+	if r.rdb != nil {
+		r.rdb.Close()
+	}
+	r.rdb = redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1})
+	return nil
+}
+
+// answers reports whether the server answers PING, on a connection of its own: a go-redis
+// client whose dials failed a few times (as they do until the server listens) dials again only
+// once a second, which would say the server answers up to a second late.
+func (r *ownRedis) answers() bool {
+	c, err := net.DialTimeout("tcp", r.addr(), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	pong := make([]byte, len("+PONG\r\n"))
+	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+		return false
+	}
+	_, err = io.ReadFull(c, pong)
+	return err == nil && string(pong) == "+PONG\r\n"
 }
 
 // stop ends the server (SIGTERM: it closes every connection, the nodes' subscriptions among
@@ -98,7 +123,9 @@ func (r *ownRedis) stop() {
 // close stops the server for good.
 func (r *ownRedis) close() {
 	r.stop()
-	r.rdb.Close()
+	if r.rdb != nil {
+		r.rdb.Close()
+	}
 }
 
 // subscribers is how many connections are subscribed to the fan-out's channel.
