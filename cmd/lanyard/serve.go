@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -95,6 +96,7 @@ func newServeCmd(e env) *cobra.Command {
 				return fail(err)
 			}
 			log := newLogger(e.stderr, cfg.Server.LogFormat)
+			redis.SetLogger(redisLog{log: log})
 			err = server.Run(cmd.Context(), server.Options{
 				Config:  cfg,
 				Logger:  log,

@@ -204,6 +204,11 @@ func (f *Fanout) Publish(_ context.Context, r store.Revoked) {
 func (f *Fanout) publish(ctx context.Context) {
 	retry := time.NewTimer(f.o.Poll)
 	defer retry.Stop()
+	// unheard is when a notification first failed to go out (zero: none owed). It is sent
+	// again every tick until it goes or the bound has passed (by then every node has read the
+	// log anyway): a subscriber may be back before this node's publishing is, as when Redis
+	// has just restarted.
+	var unheard time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -217,11 +222,18 @@ func (f *Fanout) publish(ctx context.Context) {
 		fctx, cancel := context.WithTimeout(ctx, f.o.Bound)
 		before := f.published.Load()
 		err := f.flush(fctx)
-		if f.o.Bus != nil && f.published.Load() != before {
-			_ = f.o.Bus.Notify(fctx) // lost, it leaves the entries to the others' next poll
+		if f.o.Bus != nil && (f.published.Load() != before || !unheard.IsZero()) {
+			switch err := f.o.Bus.Notify(fctx); {
+			case err == nil:
+				unheard = time.Time{}
+			case unheard.IsZero():
+				unheard = time.Now()
+			case time.Since(unheard) > f.o.Bound:
+				unheard = time.Time{} // the others' polls have read it by now
+			}
 		}
 		cancel()
-		if err != nil {
+		if err != nil || !unheard.IsZero() {
 			retry.Reset(f.o.Poll)
 		}
 		f.mu.Lock()
