@@ -165,7 +165,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.RetryAfter > 0 {
 		hdr.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	if e.Status >= 500 {
+	// A node waiting for its store logs each attempt to reach it; its 503s say nothing more
+	// (the access log still has a line for each).
+	if e.Status >= 500 && e.Err != errNoStoreYet {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("code", e.Code),

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -281,7 +283,14 @@ func TestServeAs(t *testing.T) {
 // included, 503 with Retry-After, in the envelope under the prefix when one is set, with a
 // request id like every answer.
 func TestUnavailable(t *testing.T) {
-	h := Unavailable(Options{Envelope: true})
+	var logs bytes.Buffer
+	h := Unavailable(Options{Envelope: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer func() {
+		// A load balancer polling a waiting node must not fill the log with errors.
+		if strings.Contains(logs.String(), "level=ERROR") {
+			t.Errorf("the waiting node logged errors:\n%s", logs.String())
+		}
+	}()
 	for _, tt := range []struct {
 		method, path string
 		status       int
