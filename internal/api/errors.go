@@ -165,10 +165,16 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.RetryAfter > 0 {
 		hdr.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	// A node waiting for its store logs each attempt to reach it; its 503s say nothing more
-	// (the access log still has a line for each).
-	if e.Status >= 500 && e.Err != errNoStoreYet {
-		h.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+	// A 500 is lanyard's own failure: an error line each. A 503 is a dependency out (the store,
+	// Redis, the hashing queue), which what watches it reports once — the fan-out, the limiter's
+	// probe, a node waiting for its store — so each answer adds a debug line only; the access
+	// log and /metrics count them all.
+	if e.Status >= 500 {
+		level := slog.LevelError
+		if e.Status == http.StatusServiceUnavailable {
+			level = slog.LevelDebug
+		}
+		h.log.LogAttrs(r.Context(), level, "request failed",
 			slog.String("request_id", requestID(r.Context())),
 			slog.String("code", e.Code),
 			slog.String("error", errString(e.Err)))
