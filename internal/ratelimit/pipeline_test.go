@@ -9,9 +9,11 @@ import (
 	"github.com/lanyardhq/lanyard/internal/testenv"
 )
 
-// TestPipelineAfterScriptFlush: decisions sent together in pipelines while Redis has forgotten
-// the script (a restart, SCRIPT FLUSH) each run exactly once: none fails, none is spent twice.
-// The Redis is the test's own, so flushing its scripts disturbs no one.
+// TestPipelineAfterScriptFlush: concurrent decisions right after Redis forgot the script (a
+// restart, SCRIPT FLUSH) stay exact: none fails, none is spent twice. Whether the first of
+// them reaches Redis alone or in a pipeline is the scheduler's choice; the pipeline case is
+// pinned down by TestPipelineRunsForgottenScriptsOnce. The Redis is the test's own, so
+// flushing its scripts disturbs no one.
 func TestPipelineAfterScriptFlush(t *testing.T) {
 	rs := testenv.StartRedis(t)
 	rdb := testenv.RedisClient(t, rs.URL())
