@@ -459,12 +459,26 @@ func buildAPI(cfg *config.Config, st *cache.Store, key []byte, nodes api.Nodes, 
 
 // sharedRedis is the client of --redis that the login throttle and the refusal counts use:
 // every call answers or fails within ratelimit.DefaultTimeout.
-func sharedRedis(url string) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
+func sharedRedis(raw string) (*redis.Client, error) {
+	opts, err := parseRedisURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("--redis %s: %w", redactURL(url), err)
+		return nil, err
 	}
 	return redis.NewClient(ratelimit.BoundedOptions(opts, ratelimit.DefaultTimeout)), nil
+}
+
+// parseRedisURL reads --redis. Its error names the URL without its password: a URL that
+// does not parse comes back from redis.ParseURL as a *url.Error quoting the whole of it, and
+// its reason may quote a piece of the password (an invalid escape), so neither is kept.
+func parseRedisURL(raw string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			return nil, fmt.Errorf("--redis %s: not a valid URL", redactURL(raw))
+		}
+		return nil, fmt.Errorf("--redis %s: %v", redactURL(raw), err)
+	}
+	return opts, nil
 }
 
 // warnEvery returns a function that logs msg with the error it is given, at most once per
@@ -484,9 +498,9 @@ func warnEvery(log *slog.Logger, interval time.Duration, msg string) func(error)
 func newLimits(cfg *config.Config, az *authz.Authorizer, now func() time.Time, log *slog.Logger) (*gateway.Limits, error) {
 	var l ratelimit.Limiter
 	if cfg.Server.Redis != "" {
-		opts, err := redis.ParseURL(cfg.Server.Redis)
+		opts, err := parseRedisURL(cfg.Server.Redis)
 		if err != nil {
-			return nil, fmt.Errorf("--redis %s: %w", redactURL(cfg.Server.Redis), err)
+			return nil, err
 		}
 		if l, err = ratelimit.NewRedis(ratelimit.RedisConfig{Options: opts, Mode: cfg.RateLimit.Mode, Down: cfg.RateLimit.RedisDown, Now: now, Logger: log}); err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
