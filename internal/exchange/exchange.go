@@ -63,10 +63,14 @@ var (
 )
 
 // IsMissing reports whether err is the refusal of a request that lacks a scoped token.
-func IsMissing(err error) bool {
-	var ref *authn.RefusedError
-	return errors.As(err, &ref) && ref.Detail == ErrMissing.Detail
-}
+func IsMissing(err error) bool { return errors.Is(err, ErrMissing) }
+
+// missing is ErrMissing for one request: the same refusal, with a message naming the token and
+// the header it goes in. errors.Is matches it to ErrMissing, errors.As to its RefusedError.
+type missing struct{ authn.RefusedError }
+
+func (m *missing) Unwrap() error        { return &m.RefusedError }
+func (m *missing) Is(target error) bool { return target == ErrMissing }
 
 // Service issues, checks and revokes scoped tokens.
 type Service struct {
@@ -159,8 +163,8 @@ func (s *Service) presented(ctx context.Context, id *authn.Identity, h http.Head
 	}
 	v := h.Get(x.Header)
 	if v == "" {
-		return store.ScopedToken{}, &authn.RefusedError{Reason: ErrMissing.Reason, Detail: ErrMissing.Detail,
-			Public: "This request needs the " + typ + " token in " + x.Header + "."}
+		return store.ScopedToken{}, &missing{authn.RefusedError{Reason: ErrMissing.Reason, Detail: ErrMissing.Detail,
+			Public: "This request needs the " + typ + " token in " + x.Header + "."}}
 	}
 	return s.resolve(ctx, id, v, typ)
 }

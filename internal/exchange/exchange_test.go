@@ -95,7 +95,7 @@ func TestIssueAndCheck(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	// Checking what a route needs.
+	// Checking what a route needs: each refusal is the one that says why.
 	both := []string{"event", "collaborator"}
 	for _, tt := range []struct {
 		name     string
@@ -103,21 +103,21 @@ func TestIssueAndCheck(t *testing.T) {
 		h        http.Header
 		types    []string
 		resource string
-		ok       bool
+		want     error // nil: allowed
 	}{
-		{"the event token for its event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "event/e1", true},
-		{"the event token below its event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "collaborator/c1", true},
-		{"the event token for another event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "event/e2", false},
-		{"the chain for its collaborator", key, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", true},
-		{"the chain with another event's token", key, hdr("x-Event-Token", ev2.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
-		{"the chain with a sibling of its event token", key, hdr("x-Event-Token", evAgain.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
-		{"the chain with another credential", other, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", false},
-		{"a token in the wrong header", key, hdr("x-Event-Token", co.Token), []string{"event"}, "event/e1", false},
-		{"a missing token", key, hdr("x-Event-Token", ev.Token), both, "collaborator/c1", false},
+		{"the event token for its event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "event/e1", nil},
+		{"the event token below its event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "collaborator/c1", nil},
+		{"the event token for another event", key, hdr("x-Event-Token", ev.Token), []string{"event"}, "event/e2", ErrWrongFor},
+		{"the chain for its collaborator", key, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", nil},
+		{"the chain with another event's token", key, hdr("x-Event-Token", ev2.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", ErrWrongFor},
+		{"the chain with a sibling of its event token", key, hdr("x-Event-Token", evAgain.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", ErrWrongFor},
+		{"the chain with another credential", other, hdr("x-Event-Token", ev.Token, "x-Collaborator-Token", co.Token), both, "collaborator/c1", ErrWrongFor},
+		{"a token in the wrong header", key, hdr("x-Event-Token", co.Token), []string{"event"}, "event/e1", ErrWrongFor},
+		{"a missing token", key, hdr("x-Event-Token", ev.Token), both, "collaborator/c1", ErrMissing},
 	} {
 		err := s.Check(ctx, tt.id, tt.h, tt.types, tt.resource)
-		if (err == nil) != tt.ok {
-			t.Errorf("%s: %v, want ok=%v", tt.name, err, tt.ok)
+		if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v (%T), want %v", tt.name, err, err, tt.want)
 		}
 	}
 	// Revoking the event token ends the collaborator token below it; another credential may not.
