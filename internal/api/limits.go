@@ -1,9 +1,11 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/lanyardhq/lanyard/internal/authn"
+	"github.com/lanyardhq/lanyard/internal/authz"
 	"github.com/lanyardhq/lanyard/internal/config"
 	"github.com/lanyardhq/lanyard/internal/ratelimit"
 	"github.com/lanyardhq/lanyard/internal/store"
@@ -39,7 +41,10 @@ func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if ref == "" {
-		ref = h.credentialResource(r, id)
+		var err error
+		if ref, err = h.credentialResource(r, id); err != nil {
+			return err
+		}
 	}
 	if h.limits != nil {
 		name, _, err := h.limits.Plan(ctx, id, ref, "")
@@ -70,21 +75,25 @@ func (h *Handler) getLimits(w http.ResponseWriter, r *http.Request) error {
 
 // credentialResource is the resource a credential's gateway requests are about when a route
 // takes it from the credential (a business key's business, or the one business a person
-// belongs to): what /v1/limits answers for when no ?resource= names one. "" when none.
-func (h *Handler) credentialResource(r *http.Request, id *authn.Identity) string {
+// belongs to): what /v1/limits answers for when no ?resource= names one. "" when none; a
+// credential granted several such resources must name one, as the gateway asks (400).
+func (h *Handler) credentialResource(r *http.Request, id *authn.Identity) (string, error) {
 	if h.gateway == nil {
-		return ""
+		return "", nil
 	}
 	for _, rt := range h.gateway.Routes {
 		if res := rt.Resource; res != nil && res.From != "" {
 			ref, err := h.authz.CredentialResource(r.Context(), id, res.Type)
-			if err == nil {
-				return ref
+			if errors.Is(err, authz.ErrSeveralResources) {
+				return "", badRequest("The credential is granted several resources of type %s; name one with ?resource=.", res.Type)
 			}
-			return ""
+			if err != nil {
+				return "", nil // none: the credential's own plan, or the default
+			}
+			return ref, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 func refillOf(r *ratelimit.Refill) *store.Refill {

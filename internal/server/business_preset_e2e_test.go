@@ -480,6 +480,15 @@ func TestPresetBusinessKeysLimitsOfAPerson(t *testing.T) {
 			t.Errorf("GET /v1/limits with %s = %s, want %s", name, got, want)
 		}
 	}
+
+	// A member of two businesses names one, as the gateway asks them to (400 there too).
+	in.must(201, req{method: "POST", path: "/v1/resources", token: boot, body: `{"type": "business", "id": "initech", "plan": "free"}`})
+	in.must(200, req{method: "PUT", path: "/v1/resources/business/initech/grants/user:gil", token: boot, body: `{"role": "member"}`})
+	in.must(400, req{method: "GET", path: "/v1/objects/shifts", token: gil})
+	in.must(400, req{method: "GET", path: "/v1/limits", token: gil})
+	if got := canonical(t, enveloped(t, in.must(200, req{method: "GET", path: "/v1/limits?resource=business/globex", token: gil}))); got != want {
+		t.Errorf("GET /v1/limits?resource=business/globex for a member of two = %s, want %s", got, want)
+	}
 }
 
 // refusalHeadersMissing is true while a request that the credential layer lets through but a
