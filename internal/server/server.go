@@ -154,21 +154,25 @@ func OpenStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		if err != nil {
 			// pgx's messages name the user and database, never the password; the URL is
 			// redacted all the same.
-			u, _, _ := strings.Cut(url, "?") // a password may be a query parameter too
-			return nil, fmt.Errorf("--store %s: %w", redactURL(u), err)
+			return nil, fmt.Errorf("--store %s: %w", redactURL(url), err)
 		}
 		return st, nil
 	}
 	return nil, fmt.Errorf("--store: unsupported store URL scheme in %q", redactURL(url))
 }
 
-// redactURL drops a URL's userinfo so a password never reaches a message.
+// redactURL drops a URL's userinfo and its query (a password may be a query parameter) so a
+// password never reaches a message. The userinfo ends at the last '@' of the whole URL, looked
+// for before anything is cut: a password may hold '?', '/' or '#' unescaped (PostgreSQL's
+// parser takes it so), and cutting at one first would leave a piece of it in view.
 func redactURL(u string) string {
 	if i := strings.Index(u, "://"); i >= 0 {
-		rest := u[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			return u[:i+3] + "…@" + rest[at+1:]
+		if at := strings.LastIndex(u[i+3:], "@"); at >= 0 {
+			u = u[:i+3] + "…@" + u[i+3+at+1:]
 		}
+	}
+	if q := strings.IndexByte(u, '?'); q >= 0 {
+		u = u[:q] + "?…"
 	}
 	return u
 }

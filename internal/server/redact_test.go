@@ -30,3 +30,21 @@ func TestParseRedisURLKeepsThePassword(t *testing.T) {
 		t.Errorf("a valid URL: %v", err)
 	}
 }
+
+// TestRedactURL: no piece of a password survives, wherever it stands and whatever it holds.
+func TestRedactURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"postgres://lanyard:hunter2@db:5432/x?sslmode=require", "postgres://…@db:5432/x?…"},
+		{"postgres://lanyard:hun?ter2@db/x", "postgres://…@db/x"},
+		{"postgres://lanyard:hun/ter2@db/x", "postgres://…@db/x"},
+		{"postgres://lanyard:hun@ter2@db/x", "postgres://…@db/x"},
+		{"postgres://db/x?user=lanyard&password=hunter2", "postgres://db/x?…"},
+		{"redis://:hunter2@127.0.0.1:6379/0", "redis://…@127.0.0.1:6379/0"},
+		{"postgres://db/x", "postgres://db/x"},
+	} {
+		got := redactURL(tt.in)
+		if got != tt.want || strings.Contains(got, "hun") || strings.Contains(got, "ter2") {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
