@@ -317,6 +317,32 @@ type Meta struct {
 	Value string
 }
 
+// The settings a store keeps (Meta.Name).
+const (
+	// MetaInstanceKey holds the instance key (InstanceKey): 32 bytes in lower-case hex.
+	MetaInstanceKey = "instance_key"
+	// MetaBootstrapped records when the store was first bootstrapped (RFC 3339, UTC).
+	MetaBootstrapped = "bootstrapped"
+)
+
+// Check refuses (ErrInvalid) a setting Import must not write: one the store does not know, or
+// an instance key that is not 32 bytes in hex — a store holding one could not start again.
+func (m Meta) Check() error {
+	switch m.Name {
+	case MetaInstanceKey:
+		if k, err := hex.DecodeString(m.Value); err != nil || len(k) != 32 {
+			return fmt.Errorf("store: meta %s is not 32 bytes in hex: %w", m.Name, ErrInvalid)
+		}
+	case MetaBootstrapped:
+		if _, err := time.Parse(time.RFC3339, m.Value); err != nil {
+			return fmt.Errorf("store: meta %s is not an RFC 3339 time: %w", m.Name, ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("store: meta %q is no setting lanyard keeps: %w", m.Name, ErrInvalid)
+	}
+	return nil
+}
+
 // RevokedHash is the hash of a secret deleted while it still worked, and when.
 type RevokedHash struct {
 	Hash Hash

@@ -214,6 +214,9 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 func queueRecord(b *pgx.Batch, rec store.Record) error {
 	switch {
 	case rec.Meta != nil:
+		if err := rec.Meta.Check(); err != nil {
+			return err
+		}
 		b.Queue("INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 			rec.Meta.Name, rec.Meta.Value)
 	case rec.User != nil:

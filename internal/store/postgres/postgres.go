@@ -268,7 +268,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		key := make([]byte, 32)
 		rand.Read(key)
 		if _, err := tx.Exec(ctx, "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-			metaInstanceKey, hex.EncodeToString(key)); err != nil {
+			store.MetaInstanceKey, hex.EncodeToString(key)); err != nil {
 			return wrap("open: instance key", err)
 		}
 		return nil
@@ -293,15 +293,12 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	})
 }
 
-// metaInstanceKey is the meta row that holds the instance key, in hex.
-const metaInstanceKey = "instance_key"
-
 // InstanceKey returns the 32 random bytes Open stored in meta the first time it opened the
 // database.
 func (db *DB) InstanceKey(ctx context.Context) ([]byte, error) {
 	v, err := read(ctx, db, "instance key", func(ctx context.Context) (string, error) {
 		var v string
-		err := db.pool.QueryRow(ctx, "SELECT value FROM meta WHERE name = $1", metaInstanceKey).Scan(&v)
+		err := db.pool.QueryRow(ctx, "SELECT value FROM meta WHERE name = $1", store.MetaInstanceKey).Scan(&v)
 		return v, err
 	})
 	if err != nil {

@@ -139,9 +139,6 @@ func (db *DB) Resolve(ctx context.Context, hash store.Hash) (store.Resolved, err
 	return res, nil
 }
 
-// metaBootstrapped is the meta row that records that the store was ever bootstrapped.
-const metaBootstrapped = "bootstrapped"
-
 // InitBootstrap stores t as the bootstrap token (its Kind is set to bootstrap and it has no
 // user) and marks the store bootstrapped, with ev, in one transaction, and reports true —
 // unless the store was bootstrapped before, when it changes nothing, writes no event and
@@ -151,7 +148,7 @@ func (db *DB) InitBootstrap(ctx context.Context, t store.Token, ev store.Event) 
 	err := db.write(ctx, "init bootstrap", func(tx *txn) error {
 		created = false
 		var done bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM meta WHERE name = $1)", metaBootstrapped).Scan(&done); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM meta WHERE name = $1)", store.MetaBootstrapped).Scan(&done); err != nil {
 			return wrap("init bootstrap", err)
 		}
 		if done {
@@ -228,6 +225,6 @@ func setBootstrap(ctx context.Context, tx querier, op string, t store.Token) err
 		return err
 	}
 	_, err := tx.Exec(ctx, "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-		metaBootstrapped, ts(t.CreatedAt).Format("2006-01-02T15:04:05Z"))
+		store.MetaBootstrapped, ts(t.CreatedAt).Format("2006-01-02T15:04:05Z"))
 	return wrap(op, err)
 }

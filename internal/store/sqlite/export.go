@@ -208,6 +208,9 @@ func importRecord(ctx context.Context, tx *sql.Tx, rec store.Record) error {
 	var err error
 	switch {
 	case rec.Meta != nil:
+		if err := rec.Meta.Check(); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
 			rec.Meta.Name, rec.Meta.Value)
 	case rec.User != nil:

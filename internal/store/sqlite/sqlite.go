@@ -293,15 +293,12 @@ func (db *DB) migrate(ctx context.Context) error {
 	})
 }
 
-// metaInstanceKey is the meta row that holds the instance key, in hex.
-const metaInstanceKey = "instance_key"
-
 // initInstanceKey makes the instance key unless the store has one.
 func initInstanceKey(ctx context.Context, tx *sql.Tx) error {
 	key := make([]byte, 32)
 	rand.Read(key)
 	_, err := tx.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-		metaInstanceKey, hex.EncodeToString(key))
+		store.MetaInstanceKey, hex.EncodeToString(key))
 	return wrap("open: instance key", err)
 }
 
@@ -309,7 +306,7 @@ func initInstanceKey(ctx context.Context, tx *sql.Tx) error {
 // database.
 func (db *DB) InstanceKey(ctx context.Context) ([]byte, error) {
 	var v string
-	if err := db.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = ?", metaInstanceKey).Scan(&v); err != nil {
+	if err := db.r.QueryRowContext(ctx, "SELECT value FROM meta WHERE name = ?", store.MetaInstanceKey).Scan(&v); err != nil {
 		return nil, wrap("instance key", err)
 	}
 	key, err := hex.DecodeString(v)

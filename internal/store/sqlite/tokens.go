@@ -128,9 +128,6 @@ func (db *DB) Resolve(ctx context.Context, hash store.Hash) (store.Resolved, err
 	return res, nil
 }
 
-// metaBootstrapped is the meta row that records that the store was ever bootstrapped.
-const metaBootstrapped = "bootstrapped"
-
 // InitBootstrap stores t as the bootstrap token (its Kind is set to bootstrap and it has no
 // user) and marks the store bootstrapped, with ev, in one transaction, and reports true —
 // unless the store was bootstrapped before, when it changes nothing, writes no event and
@@ -139,7 +136,7 @@ func (db *DB) InitBootstrap(ctx context.Context, t store.Token, ev store.Event) 
 	created := false
 	err := db.write(ctx, "init bootstrap", func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE name = ?", metaBootstrapped).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM meta WHERE name = ?", store.MetaBootstrapped).Scan(&n); err != nil {
 			return wrap("init bootstrap", err)
 		}
 		if n > 0 {
@@ -217,6 +214,6 @@ func setBootstrap(ctx context.Context, tx *sql.Tx, op string, t store.Token) err
 		return err
 	}
 	_, err := tx.ExecContext(ctx, "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-		metaBootstrapped, second(t.CreatedAt).Format("2006-01-02T15:04:05Z"))
+		store.MetaBootstrapped, second(t.CreatedAt).Format("2006-01-02T15:04:05Z"))
 	return wrap(op, err)
 }

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,6 +238,21 @@ func testExportImport(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	if err := e.Import(ctx, records(orphan, nil)); err == nil {
 		t.Error("Import of keys without their owners: no error")
+	}
+	// A setting that would leave a store no node can open, or one lanyard does not keep.
+	for _, m := range []store.Meta{
+		{Name: store.MetaInstanceKey, Value: "x"},
+		{Name: store.MetaInstanceKey, Value: strings.Repeat("ab", 31)},
+		{Name: store.MetaBootstrapped, Value: "yesterday"},
+		{Name: "anything", Value: "1"},
+	} {
+		bad := append(slices.Clone(recs), store.Record{Meta: &m})
+		if err := e.Import(ctx, records(bad, nil)); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Import with meta %s=%q: %v, want ErrInvalid", m.Name, m.Value, err)
+		}
+	}
+	if _, err := e.InstanceKey(ctx); err != nil {
+		t.Errorf("InstanceKey after refused imports: %v", err)
 	}
 	if !reflect.DeepEqual(exportAll(t, e), empty) {
 		t.Error("a failed Import left records behind")
